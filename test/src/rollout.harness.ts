@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestDatabase } from '@thp-fleet/testing';
 
-const CONTROLLER_MAIN = process.env['ZZ_DEV_MAIN'] ?? fileURLToPath(new URL('../../apps/controller/src/main.ts', import.meta.url));
+const CONTROLLER_MAIN = fileURLToPath(new URL('../../apps/controller/src/main.ts', import.meta.url));
 const AGENT_MAIN = fileURLToPath(new URL('../../apps/agent/src/main.ts', import.meta.url));
 export const EXAMPLE_POLICY = (name: string): string => readFileSync(fileURLToPath(new URL(`../../libs/policy/examples/${name}.yaml`, import.meta.url)), 'utf8');
 
@@ -226,6 +226,49 @@ export class Rest {
   }
 }
 /* eslint-enable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-return */
+
+/** The judgments of a rollout as lines (per attempt and metric: verdict, effect, interval, tolerance, sample sizes), for the test log. */
+export function judgmentLines(label: string, detail: { rollout: { id: string; phase: string; reason: string | null }; judgments: readonly Record<string, unknown>[] }): string[] {
+  const fmt = (x: unknown): string => (typeof x === 'number' ? (Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(3)) : 'n/a');
+  const lines = [`[rollout e2e] ${label}: ${detail.rollout.id} ${detail.rollout.phase}${detail.rollout.reason ? ` (${detail.rollout.reason.slice(0, 300)})` : ''}`];
+  for (const j of detail.judgments) {
+    const interval = j['interval'] as { low: unknown; high: unknown } | undefined;
+    lines.push(
+      `  step ${String(j['step'])} attempt ${String(j['attempt'])} ${String(j['metric'])}: ${String(j['verdict'])} ${String(j['method'])} statistic=${fmt(j['statistic'])} effect=${fmt(j['effect'])} interval=[${fmt(interval?.low)}, ${fmt(interval?.high)}] tolerance=${fmt(j['threshold'])} n=${String(j['nCanary'])}/${String(j['nBaseline'])}`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Server-sent events of one type from the controller (`/api/v1/events?types=`), collected until
+ * `close()`, as a browser's EventSource would receive them.
+ */
+export function collectEvents(baseUrl: string, token: string, type: string): { readonly events: { readonly type: string; readonly data: Record<string, unknown> }[]; close(): void } {
+  const events: { type: string; data: Record<string, unknown> }[] = [];
+  const abort = new AbortController();
+  void (async () => {
+    const response = await fetch(`${baseUrl}/api/v1/events?types=${type}`, { headers: { authorization: `Bearer ${token}` }, signal: abort.signal });
+    if (!response.body) return;
+    const reader = response.body.getReader() as ReadableStreamDefaultReader<Uint8Array>;
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for (;;) {
+      const chunk = (await reader.read()) as { done: true; value?: undefined } | { done: false; value: Uint8Array };
+      if (chunk.done) return;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      let cut: number;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const eventType = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (eventType === type && data !== undefined) events.push({ type: eventType, data: (JSON.parse(data) as { data: Record<string, unknown> }).data });
+      }
+    }
+  })().catch(() => undefined);
+  return { events, close: () => abort.abort() };
+}
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, ms: number, everyMs = 200): Promise<T> {
   const until = Date.now() + ms;

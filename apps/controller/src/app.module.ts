@@ -98,8 +98,8 @@ export class AgentStreamModule {}
 
 @Module({})
 export class AppModule {
-  /** `extraModules`: further domains (the rollout orchestrator) that import the modules above. */
-  static forRoot(values: CoreValues, extraModules: readonly Type[] = []): DynamicModule {
+  /** `extraModules`: further domains (the rollout module, app.ts) that import the modules above. */
+  static forRoot(values: CoreValues, extraModules: readonly (Type | DynamicModule)[] = []): DynamicModule {
     return {
       module: AppModule,
       imports: [CoreModule.forRoot(values), TokenModule, AuditModule, EventsHttpModule, MetricsModule, PolicyModule, NodeModule, ClusterModule, AgentStreamModule, ...extraModules],

@@ -30,12 +30,19 @@ import { IngestService } from './metrics/ingest.service.js';
 import { MetricsService } from './metrics/metrics.service.js';
 import { MetricSampleRepository } from './metrics/metric-sample.repository.js';
 import { NodeRepository } from './node/node.repository.js';
+import { RolloutModule } from './rollout/rollout.module.js';
+import { loadRolloutConfig, type RolloutConfig } from './rollout/rollout.config.js';
 
 export interface StartOptions {
   /** Where log lines go (default stderr). */
   readonly logSink?: LogSink;
-  /** Further NestJS modules (e.g. the rollout orchestrator) mounted with the built-in ones. */
+  /** Further NestJS modules mounted with the built-in ones. */
   readonly extraModules?: readonly Type[];
+  /**
+   * The rollout domain (REST and the orchestrator on the leader) is mounted by default, with
+   * settings from THP_ROLLOUT_* unless `config` is given; `false` leaves it out.
+   */
+  readonly rollouts?: false | { readonly config?: RolloutConfig };
   /** Leader tasks to register in addition to the built-in housekeeping. */
   readonly leaderTasks?: readonly LeaderTask[];
   readonly clock?: Clock;
@@ -83,6 +90,8 @@ export async function startController(config: ControllerConfig, options: StartOp
   const logger = createLogger(config.logLevel, config.replicaId, options.logSink);
   const clock = options.clock ?? systemClock;
   const migrationsDir = options.migrationsDir ?? DEFAULT_MIGRATIONS_DIR;
+  // Read before anything starts, so bad THP_ROLLOUT_* values stop the start with every problem.
+  const rolloutModules = options.rollouts === false ? [] : [RolloutModule.forRoot(options.rollouts?.config ?? loadRolloutConfig(process.env))];
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async (): Promise<void> => {
     for (const step of cleanups.reverse()) {
@@ -102,7 +111,7 @@ export async function startController(config: ControllerConfig, options: StartOp
     const applied = await runMigrations(store, logger, migrationsDir);
     logger.info('store ready', { store: store.describe, migrationsApplied: applied.length, migrations: migrations.length });
 
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, store, logger, clock, migrations }, options.extraModules), new ExpressAdapter(), {
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot({ config, store, logger, clock, migrations }, [...rolloutModules, ...(options.extraModules ?? [])]), new ExpressAdapter(), {
       bodyParser: false,
       logger: nestLogger(logger),
       abortOnError: false,

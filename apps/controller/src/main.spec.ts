@@ -59,6 +59,11 @@ describe('controller process (node --import tsx src/main.ts)', () => {
     const api = apiClient(httpUrl);
     expect((await api.get('/readyz')).body).toMatchObject({ status: 'ready' });
     expect((await api.get('/api/v1/whoami')).body).toMatchObject({ role: 'admin' });
+    // The rollout module is mounted by default: its endpoints answer, and the OpenAPI document lists them.
+    expect((await api.get('/api/v1/rollouts')).body).toEqual({ rollouts: [] });
+    expect((await api.get('/api/v1/rollout-budget')).body).toMatchObject({ budget: { source: 'environment' } });
+    const paths = Object.keys((await api.get<{ paths: Record<string, unknown> }>('/api/docs-json')).body.paths);
+    expect(paths).toEqual(expect.arrayContaining(['/api/v1/rollouts', '/api/v1/rollouts/{id}/promote', '/api/v1/policies/{name}/rollback', '/api/v1/rollout-budget']));
     expect((await api.post('/api/v1/policies', policyYaml('from-process'))).status).toBe(201);
     const agent = new TestAgent({ nodeId: 'process-node', address: grpcAddress });
     try {
@@ -79,9 +84,12 @@ describe('controller process (node --import tsx src/main.ts)', () => {
 
 describe('controller process configuration errors', () => {
   it('exits with status 2, naming every bad variable', async () => {
-    const proc = startProcess({ THP_HTTP_PORT: 'eighty', THP_LOG_LEVEL: 'loud' });
+    const proc = startProcess({ THP_HTTP_PORT: 'eighty', THP_LOG_LEVEL: 'loud', THP_ROLLOUT_INTERVAL: 'often', THP_ROLLOUT_BUDGET_PERCENT: '150' });
     expect(await proc.exited).toBe(2);
     expect(proc.output().stderr).toContain('THP_HTTP_PORT: must be a port number');
     expect(proc.output().stderr).toContain('THP_LOG_LEVEL: must be one of');
+    // The rollout settings are checked at the same time and reported together.
+    expect(proc.output().stderr).toContain('THP_ROLLOUT_INTERVAL: "often" is not a duration');
+    expect(proc.output().stderr).toContain('THP_ROLLOUT_BUDGET_PERCENT: "150" is not a number from 0.001 to 100');
   }, 60_000);
 });

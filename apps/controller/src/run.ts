@@ -4,19 +4,29 @@
  */
 import { ConfigError, loadConfig } from './config/config.js';
 import { startController } from './app.js';
+import { RolloutConfigError, loadRolloutConfig } from './rollout/rollout.config.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    config = loadConfig(process.env);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
+  // Both sets of settings are checked before either is reported, so every bad variable shows at once.
+  const problems: string[] = [];
+  const attempt = <T>(load: () => T): T | undefined => {
+    try {
+      return load();
+    } catch (error) {
+      if (error instanceof ConfigError || error instanceof RolloutConfigError) {
+        problems.push(error.message);
+        return undefined;
+      }
+      throw error;
     }
-    throw error;
+  };
+  const config = attempt(() => loadConfig(process.env));
+  const rolloutConfig = attempt(() => loadRolloutConfig(process.env));
+  if (config === undefined || rolloutConfig === undefined) {
+    process.stderr.write(`${problems.join('\n')}\n`);
+    process.exit(2);
   }
-  const handle = await startController(config);
+  const handle = await startController(config, { rollouts: { config: rolloutConfig } });
   process.stdout.write(`thp-fleet controller ${handle.replicaId}\n  REST + dashboard: ${handle.httpUrl}\n  API docs:         ${handle.httpUrl}/api/docs\n  agent gRPC:       ${handle.grpcAddress}\n  store:            ${handle.storeKind}\n`);
   if (handle.bootstrapAdminToken !== null) {
     process.stdout.write(`  admin token (shown once, keep it): ${handle.bootstrapAdminToken}\n`);

@@ -9,6 +9,8 @@
  *                               state across all rollouts (default: no absolute cap)
  *   THP_ROLLOUT_BUDGET_PERCENT  the same as a percentage of the fleet (default: no cap)
  *
+ * The budget variables apply until an admin sets the budget with PUT /api/v1/rollout-budget.
+ *
  * These are operational choices, not kernel constants (docs/rollouts.md).
  */
 import { parseDuration } from '../config/config.js';

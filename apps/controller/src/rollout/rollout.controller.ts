@@ -1,5 +1,5 @@
 /** REST: rollouts and policy rollbacks. Translation only; RolloutService decides. */
-import { Controller, Get, HttpCode, Inject, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
+import { Controller, Get, HttpCode, Inject, Param, Post, Put, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiParam, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { AppError } from '../common/errors.js';
 import { AuthGuard, CurrentPrincipal, RequireRole, ifMatchVersion, jsonBody, queryParam, type HttpRequest, type HttpResponse } from '../common/http.js';
@@ -9,9 +9,11 @@ import { actorOf, type Principal } from '../token/token.service.js';
 import type { PathIssue } from './label-selector.js';
 import { PHASES } from './rollout.machine.js';
 import { parseGate, parsePlanDuration, type GateSpec } from './rollout.plan.js';
-import { RolloutService, type Command } from './rollout.service.js';
+import { RolloutService, type Command, type EffectiveBudget } from './rollout.service.js';
 import {
   ABORT_BODY,
+  BUDGET_BODY,
+  BUDGET_SCHEMA,
   CREATE_ROLLOUT_BODY,
   ETag,
   PAUSE_BODY,
@@ -200,4 +202,58 @@ function policyPathJsonBody(request: HttpRequest): unknown {
   } catch (error) {
     throw new AppError('invalid_argument', 'the request body is not valid JSON', [{ path: 'body', message: error instanceof Error ? error.message : String(error) }]);
   }
+}
+
+@ApiTags('rollouts')
+@ApiBearerAuth()
+@Controller('api/v1/rollout-budget')
+@UseGuards(AuthGuard)
+export class RolloutBudgetController {
+  constructor(@Inject(RolloutService) private readonly rollouts: RolloutService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'The fleet-wide blast-radius budget: at most maxNodes / maxPercent of the fleet in a non-stable state across all rollouts' })
+  @ApiResponse({ status: 200, schema: BUDGET_SCHEMA })
+  @ApiErrors(401)
+  async get(@Res({ passthrough: true }) response: HttpResponse): Promise<unknown> {
+    const view = await this.rollouts.budgetView();
+    response.setHeader('ETag', ETag.rollout(view.budget.revision));
+    return budgetBody(view.budget, view.fleetSize, view.limitNodes);
+  }
+
+  @Put()
+  @RequireRole('admin')
+  @ApiOperation({ summary: 'Set the blast-radius budget (admin, audited). null = no cap of that kind; the tighter cap wins. Replaces THP_ROLLOUT_BUDGET_* from then on.' })
+  @ApiBody({ schema: bodySchema(BUDGET_BODY) })
+  @ApiHeader({ name: 'If-Match', required: false, description: 'The budget ETag ("rev-N"; "rev-0" while never set)' })
+  @ApiResponse({ status: 200, schema: BUDGET_SCHEMA })
+  @ApiErrors(400, 401, 403, 409, 415)
+  async put(@Req() request: HttpRequest, @Res({ passthrough: true }) response: HttpResponse, @CurrentPrincipal() principal: Principal): Promise<unknown> {
+    const body = validate(BUDGET_BODY, jsonBody(request), 'body');
+    const issues: PathIssue[] = [];
+    const maxPercent = body.maxPercent;
+    if (maxPercent !== null && (typeof maxPercent !== 'number' || !Number.isFinite(maxPercent) || maxPercent <= 0 || maxPercent > 100)) {
+      issues.push({ path: 'body.maxPercent', message: 'must be a number in (0, 100] or null' });
+    }
+    if (issues.length > 0) throw new AppError('invalid_argument', `invalid body: ${issues.length} problem(s)`, issues);
+    await this.rollouts.setBudget({ maxNodes: body.maxNodes, maxPercent: maxPercent as number | null }, ifMatchVersion(request, 'budget'), actorOf(principal));
+    const view = await this.rollouts.budgetView();
+    response.setHeader('ETag', ETag.rollout(view.budget.revision));
+    return budgetBody(view.budget, view.fleetSize, view.limitNodes);
+  }
+}
+
+function budgetBody(budget: EffectiveBudget, fleetSize: number, limitNodes: number | null): Record<string, unknown> {
+  return {
+    budget: {
+      maxNodes: budget.spec.maxNodes,
+      maxPercent: budget.spec.maxPercent,
+      source: budget.source,
+      revision: budget.revision,
+      updatedAt: budget.updatedAt?.toISOString() ?? null,
+      updatedBy: budget.updatedBy,
+    },
+    fleetSize,
+    limitNodes,
+  };
 }

@@ -29,6 +29,33 @@ export const PAUSE_BODY = v.object({ reason: REASON });
 export const ABORT_BODY = v.object({ reason: REASON });
 export const PROMOTE_BODY = v.object({ skipGate: v.optional(v.object({ reason: REASON }, 'Also accept a step being judged (admins only)')) });
 
+export const BUDGET_BODY = v.object(
+  {
+    maxNodes: v.nullable(v.int({ min: 1, max: 10_000_000, description: 'At most this many nodes non-stable at once; null = no absolute cap' })),
+    maxPercent: v.nullable(v.json('At most this percentage of the fleet, in (0, 100] (rounded down, at least one node); null = no percentage cap')),
+  },
+  'The fleet-wide blast-radius budget. The tighter cap wins.',
+);
+
+export const BUDGET_SCHEMA = {
+  type: 'object',
+  properties: {
+    budget: {
+      type: 'object',
+      properties: {
+        maxNodes: { type: 'integer', nullable: true },
+        maxPercent: { type: 'number', nullable: true },
+        source: { type: 'string', enum: ['api', 'environment'] },
+        revision: { type: 'integer', description: '0 while never set over the API' },
+        updatedAt: { type: 'string', nullable: true },
+        updatedBy: { type: 'string', nullable: true },
+      },
+    },
+    fleetSize: { type: 'integer' },
+    limitNodes: { type: 'integer', nullable: true, description: 'The budget in nodes for the fleet now; null = unlimited' },
+  },
+};
+
 export const ETag = { rollout: (revision: number): string => `"rev-${revision}"` };
 
 export function rolloutView(r: RolloutRecord): Record<string, unknown> {

@@ -11,7 +11,6 @@ import { MetricKind } from '@thp-fleet/proto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControllerHandle } from '../app.js';
 import { ADMIN_TOKEN, TestAgent, apiClient, eventually, policyYaml, startTestController, testConfig, testDatabase, type ApiClient, type TestDatabaseHandle } from '../testing.test-util.js';
-import { RolloutModule } from './rollout.module.js';
 
 interface Behaviour {
   /** Metric level per version of the policy the node runs (0 = none). */
@@ -114,12 +113,9 @@ describe('rollouts in one controller (real Postgres, gRPC agents)', () => {
   let nodes: ScriptedNode[] = [];
 
   beforeAll(async () => {
-    process.env['THP_ROLLOUT_INTERVAL'] = '50ms';
-    process.env['THP_ROLLOUT_ACK_TIMEOUT'] = '10s';
-    // A blast-radius budget of 3 nodes: the whole-fleet steps go in batches.
-    process.env['THP_ROLLOUT_BUDGET_NODES'] = '3';
     db = await testDatabase('postgres', 'rollout-integration');
-    controller = await startTestController(testConfig(db.database), { extraModules: [RolloutModule] });
+    // A blast-radius budget of 3 nodes: the whole-fleet steps go in batches.
+    controller = await startTestController(testConfig(db.database), { rollouts: { config: { intervalMs: 50, ackTimeoutMs: 10_000, budget: { maxNodes: 3, maxPercent: null } } } });
     api = apiClient(controller.httpUrl, ADMIN_TOKEN);
     const address = controller.grpcAddress;
     for (let i = 0; i < 8; i++) nodes.push(new ScriptedNode(`node-${i}`, address, { kernel: i % 2 === 0 ? '6.1' : '6.6', zone: `z${i % 3}` }, FLAT, 1 + (i % 4)));
@@ -139,9 +135,6 @@ describe('rollouts in one controller (real Postgres, gRPC agents)', () => {
     nodes = [];
     await controller?.close();
     await db?.drop();
-    delete process.env['THP_ROLLOUT_INTERVAL'];
-    delete process.env['THP_ROLLOUT_ACK_TIMEOUT'];
-    delete process.env['THP_ROLLOUT_BUDGET_NODES'];
   });
 
   const detail = async (id: string): Promise<any> => (await api.get(`/api/v1/rollouts/${id}`)).body;
@@ -164,6 +157,76 @@ describe('rollouts in one controller (real Postgres, gRPC agents)', () => {
     expect(skip.status).toBe(403);
     const missing = await api.post('/api/v1/rollouts', { policy: 'zgc-only', version: 9, plan: plan() });
     expect(missing.status).toBe(404);
+  });
+
+  it('answers bad input on every rollout endpoint with a 4xx naming what and where, never a 5xx', async () => {
+    const token = await api.post('/api/v1/tokens', { name: 'viewer', role: 'viewer' });
+    const viewer = apiClient(controller.httpUrl, token.body.token);
+    /** [method, path, body, headers, expected status, a path in error.details (or null)] */
+    const cases: [string, string, unknown, Record<string, string>, number, string | null][] = [
+      ['POST', '/api/v1/rollouts', undefined, {}, 400, 'body'],
+      ['POST', '/api/v1/rollouts', 'policy: zgc-only', { 'content-type': 'text/plain' }, 415, null],
+      ['POST', '/api/v1/rollouts', '{"policy": ', { 'content-type': 'application/json' }, 400, null],
+      ['POST', '/api/v1/rollouts', [1, 2], {}, 400, 'body'],
+      ['POST', '/api/v1/rollouts', { policy: 'Not A Name', version: '2', plan: {} }, {}, 400, 'body.policy'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 0, plan: {} }, {}, 400, 'body.version'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: {}, extra: 1 }, {}, 400, 'body.extra'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2 }, {}, 400, 'body.plan'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: 'fast' }, {}, 422, 'body.plan'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: { steps: [{ select: { percent: 100 }, bake: 'soon' }] } }, {}, 422, 'body.plan.steps[0].bake'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: { steps: [{ select: { labels: { matchLabels: { 'bad key!': 'x' } } } }, { select: { percent: 100 } }] } }, {}, 422, null],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: { steps: [{ select: { count: 1 } }, { select: { percent: 100 }, gates: [GATE] }] } }, {}, 422, 'body.plan.steps[1].gates'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: { ...plan(), judging: { interval: '10s', timeout: '1s' } } }, {}, 422, 'body.plan.judging.timeout'],
+      ['POST', '/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: { ...plan(), gates: [{ ...GATE, name: 'x@/[' }] } }, {}, 422, 'body.plan.gates[0].name'],
+      ['POST', '/api/v1/rollouts', { policy: 'no-such-policy', version: 1, plan: plan() }, {}, 404, 'body.version'],
+      ['GET', '/api/v1/rollouts?state=sleeping', undefined, {}, 400, 'query.state'],
+      ['GET', '/api/v1/rollouts?limit=0', undefined, {}, 400, 'query.limit'],
+      ['GET', '/api/v1/rollouts?active=yes', undefined, {}, 400, 'query.active'],
+      ['GET', '/api/v1/rollouts?policy=A_B', undefined, {}, 400, 'query.policy'],
+      ['GET', '/api/v1/rollouts/NOT%20AN%20ID', undefined, {}, 400, 'path.id'],
+      ['GET', '/api/v1/rollouts/ro-doesnotexist', undefined, {}, 404, null],
+      ['GET', '/api/v1/rollouts/ro-doesnotexist?events=many', undefined, {}, 400, 'query.events'],
+      ['POST', '/api/v1/rollouts/ro-doesnotexist/pause', { reason: 'x' }, {}, 404, null],
+      ['POST', '/api/v1/rollouts/ro-doesnotexist/pause', {}, {}, 400, 'body.reason'],
+      ['POST', '/api/v1/rollouts/ro-doesnotexist/pause', { reason: '' }, {}, 400, 'body.reason'],
+      ['POST', '/api/v1/rollouts/ro-doesnotexist/abort', { reason: 'x'.repeat(1001) }, {}, 400, 'body.reason'],
+      ['POST', '/api/v1/rollouts/ro-doesnotexist/promote', { skipGate: { reason: 5 } }, {}, 400, 'body.skipGate.reason'],
+      ['POST', '/api/v1/rollouts/ro-doesnotexist/resume', undefined, { 'if-match': 'yesterday' }, 400, 'header.If-Match'],
+      ['POST', '/api/v1/rollouts/Bad_Id/resume', undefined, {}, 400, 'path.id'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', { version: 'one' }, {}, 400, 'body.version'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', { version: 1, skipGates: {} }, {}, 400, 'body.skipGates.reason'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', { version: 1, canaryBake: 'soon', gates: [GATE] }, {}, 422, 'body.canaryBake'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', { version: 1, gates: [{ name: 'psi' }] }, {}, 422, 'body.gates[0].direction'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', { version: 1, gates: 'psi' }, {}, 422, 'body.gates'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', 'version: 1', { 'content-type': 'application/yaml' }, 415, null],
+      ['POST', '/api/v1/policies/zgc-only/rollback', '{"version":', { 'content-type': 'application/json' }, 400, 'body'],
+      ['POST', '/api/v1/policies/NO/rollback', { version: 1 }, {}, 400, 'path.name'],
+      ['POST', '/api/v1/policies/zgc-only/rollback', { version: 99 }, {}, 404, 'body.version'],
+      ['PUT', '/api/v1/rollout-budget', {}, {}, 400, 'body.maxNodes'],
+      ['PUT', '/api/v1/rollout-budget', { maxNodes: 0, maxPercent: null }, {}, 400, 'body.maxNodes'],
+      ['PUT', '/api/v1/rollout-budget', { maxNodes: null, maxPercent: 150 }, {}, 400, 'body.maxPercent'],
+      ['PUT', '/api/v1/rollout-budget', { maxNodes: null, maxPercent: '5%' }, {}, 400, 'body.maxPercent'],
+      ['PUT', '/api/v1/rollout-budget', { maxNodes: 2.5, maxPercent: null }, {}, 400, 'body.maxNodes'],
+      ['PUT', '/api/v1/rollout-budget', { maxNodes: 2, maxPercent: null }, { 'if-match': '"rev-7"' }, 409, 'header.If-Match'],
+    ];
+    for (const [method, path, body, headers, status, where] of cases) {
+      const init: RequestInit = { method, headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body !== undefined && typeof body !== 'string' ? { 'content-type': 'application/json' } : {}), ...headers } };
+      if (body !== undefined) init.body = typeof body === 'string' ? body : JSON.stringify(body);
+      const response = await fetch(`${controller.httpUrl}${path}`, init);
+      const reply = (await response.json()) as any;
+      const label = `${method} ${path} ${JSON.stringify(body)?.slice(0, 80)} -> ${response.status} ${JSON.stringify(reply)}`;
+      expect(response.status, label).toBe(status);
+      expect(typeof reply.error.message, label).toBe('string');
+      if (where !== null) expect(reply.error.details.map((d: any) => d.path), label).toContain(where);
+    }
+    // Roles: a viewer reads but changes nothing; the budget and gate skips are for admins.
+    expect((await viewer.get('/api/v1/rollouts')).status).toBe(200);
+    expect((await viewer.get('/api/v1/rollout-budget')).status).toBe(200);
+    expect((await viewer.post('/api/v1/rollouts', { policy: 'zgc-only', version: 2, plan: plan() })).status).toBe(403);
+    expect((await viewer.put('/api/v1/rollout-budget', { maxNodes: 1, maxPercent: null })).status).toBe(403);
+    expect((await apiClient(controller.httpUrl, null).get('/api/v1/rollouts')).status).toBe(401);
+    // Nothing above created a rollout.
+    expect((await api.get('/api/v1/rollouts')).body.rollouts).toEqual([]);
   });
 
   it('promotes a good version through a judged canary to every node, and audits every transition', async () => {
@@ -292,6 +355,20 @@ describe('rollouts in one controller (real Postgres, gRPC agents)', () => {
     expect(pauses[0].actor).toMatch(/^token:/);
   });
 
+  it('sets the blast-radius budget over the API (admin, audited, conditional on its revision)', async () => {
+    const before = await api.get('/api/v1/rollout-budget');
+    expect(before.status).toBe(200);
+    expect(before.body).toEqual({ budget: { maxNodes: 3, maxPercent: null, source: 'environment', revision: 0, updatedAt: null, updatedBy: null }, fleetSize: 8, limitNodes: 3 });
+    expect(before.headers.get('etag')).toBe('"rev-0"');
+    const set = await api.put('/api/v1/rollout-budget', { maxNodes: null, maxPercent: 25 }, { 'if-match': '"rev-0"' });
+    expect(set.status).toBe(200);
+    expect(set.body).toMatchObject({ budget: { maxNodes: null, maxPercent: 25, source: 'api', revision: 1 }, fleetSize: 8, limitNodes: 2 });
+    expect((await api.put('/api/v1/rollout-budget', { maxNodes: 5, maxPercent: null }, { 'if-match': '"rev-0"' })).status).toBe(409);
+    const audit = (await api.get('/api/v1/audit?action=rollout.budget.set')).body.entries;
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ actor: expect.stringMatching(/^token:/), before: { maxNodes: 3, maxPercent: null, source: 'environment' }, after: { maxNodes: null, maxPercent: 25, source: 'api', revision: 1 } });
+  });
+
   it('rolls a policy back to an earlier version on the fast path (admin, reason audited)', async () => {
     const r = await api.post('/api/v1/policies/zgc-only/rollback', { version: 1, skipGates: { reason: 'INC-42: v2 pages the on-call' } });
     expect(r.status).toBe(201);
@@ -299,6 +376,10 @@ describe('rollouts in one controller (real Postgres, gRPC agents)', () => {
     const d = await finished(r.body.rollout.id);
     expect(d.rollout.phase).toBe('completed');
     expect(d.judgments).toEqual([]);
+    // The budget set over the API (25 % of 8 nodes = 2) held the whole-fleet step to batches of 2.
+    const batches = d.events.filter((e: any) => e.data.kind === 'nodes_assigned').map((e: any) => (e.data.nodes as string[]).length);
+    expect(Math.max(...batches)).toBeLessThanOrEqual(2);
+    expect(batches.reduce((a: number, b: number) => a + b, 0)).toBe(8);
     await eventually(() => nodes.every((n) => n.running === 1), 10_000, 'every node on v1');
     const audit = (await api.get(`/api/v1/audit?targetType=rollout&targetId=${r.body.rollout.id}&action=rollout.rollback`)).body;
     const entries = audit.entries;

@@ -202,7 +202,8 @@ export class RolloutOrchestrator implements LeaderTask, OnModuleInit {
       settled,
     });
     const others = (await this.repository.listActive(this.store.db)).filter((r) => r.id !== record.id).map(view);
-    return admit(resolveBudget(this.config.budget, fleetRows.length), view(record), others, remaining);
+    const budget = await this.rollouts.budget();
+    return admit(resolveBudget(budget.spec, fleetRows.length), view(record), others, remaining);
   }
 
   private async judge(record: RolloutRecord, fleetRows: readonly FleetRow[], step: number, attempt: number): Promise<JudgmentResult> {

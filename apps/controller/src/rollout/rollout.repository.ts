@@ -167,6 +167,15 @@ export interface FleetRow {
   readonly desiredRollout: string | null;
 }
 
+/** The blast-radius budget as set over the API (null when never set: the environment's applies). */
+export interface BudgetRecord {
+  readonly maxNodes: number | null;
+  readonly maxPercent: number | null;
+  readonly revision: number;
+  readonly updatedAt: Date;
+  readonly updatedBy: string;
+}
+
 const ref = (policy: string | null, version: number | null): PolicyRef | null => (policy === null || version === null ? null : { policy, version });
 const ACTIVE_LIST = sql.join(ACTIVE_PHASES.map((p) => sql.lit(p)));
 
@@ -443,5 +452,55 @@ export class RolloutRepository {
       WHERE node_id = ANY(${[...nodeIds]}::text[]) AND name = ${metric} AND ts >= ${from.toISOString()}::timestamptz AND ts <= ${to.toISOString()}::timestamptz
       ORDER BY node_id, ts`.execute(db);
     return result.rows.map((row) => ({ nodeId: row.node_id, ts: date(row.ts).getTime(), cgroup: row.cgroup, value: Number(row.value) }));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The blast-radius budget (one row, or none).
+  // -------------------------------------------------------------------------------------------
+
+  async budget(db: Db): Promise<BudgetRecord | null> {
+    const result = await sql<{ max_nodes: number | null; max_percent: number | null; revision: number; updated_at: Date | string; updated_by: string }>`
+      SELECT max_nodes, max_percent, revision, updated_at, updated_by FROM rollout_budget WHERE id`.execute(db);
+    const row = result.rows[0];
+    return row ? { maxNodes: row.max_nodes, maxPercent: row.max_percent === null ? null : Number(row.max_percent), revision: row.revision, updatedAt: date(row.updated_at), updatedBy: row.updated_by } : null;
+  }
+
+  /**
+   * Set the budget. With `expectedRevision` (0 = not set yet) only if the row is still at that
+   * revision; returns null when it is not.
+   */
+  async setBudget(tx: Db, input: { maxNodes: number | null; maxPercent: number | null; expectedRevision: number | undefined; at: Date; by: string }): Promise<BudgetRecord | null> {
+    const at = input.at.toISOString();
+    let written: bigint | undefined;
+    if (input.expectedRevision === undefined) {
+      written = (
+        await sql`
+          INSERT INTO rollout_budget (id, max_nodes, max_percent, revision, updated_at, updated_by)
+          VALUES (true, ${input.maxNodes}, ${input.maxPercent}, 1, ${at}::timestamptz, ${input.by})
+          ON CONFLICT (id) DO UPDATE SET max_nodes = EXCLUDED.max_nodes, max_percent = EXCLUDED.max_percent,
+            revision = rollout_budget.revision + 1, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`.execute(tx)
+      ).numAffectedRows;
+    } else if (input.expectedRevision === 0) {
+      written = (
+        await sql`
+          INSERT INTO rollout_budget (id, max_nodes, max_percent, revision, updated_at, updated_by)
+          VALUES (true, ${input.maxNodes}, ${input.maxPercent}, 1, ${at}::timestamptz, ${input.by})
+          ON CONFLICT (id) DO NOTHING`.execute(tx)
+      ).numAffectedRows;
+    } else {
+      written = (
+        await sql`
+          UPDATE rollout_budget SET max_nodes = ${input.maxNodes}, max_percent = ${input.maxPercent}, revision = revision + 1,
+                 updated_at = ${at}::timestamptz, updated_by = ${input.by}
+          WHERE id AND revision = ${input.expectedRevision}`.execute(tx)
+      ).numAffectedRows;
+    }
+    return Number(written ?? 0n) === 1 ? this.budget(tx) : null;
+  }
+
+  /** How many nodes the controller knows (the fleet a percentage budget is taken of). */
+  async fleetSize(db: Db): Promise<number> {
+    const result = await sql<{ n: number | string }>`SELECT count(*) AS n FROM nodes`.execute(db);
+    return Number(result.rows[0]?.n ?? 0);
   }
 }

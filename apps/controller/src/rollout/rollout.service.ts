@@ -19,12 +19,14 @@ import { AuditService } from '../audit/audit.service.js';
 import { EventsService } from '../events/events.service.js';
 import { PolicyCatalog } from '../policy/policy-catalog.js';
 import type { Principal } from '../token/token.service.js';
-import type { CohortChoice } from './cohort.js';
+import { resolveBudget, type BudgetSpec, type CohortChoice } from './cohort.js';
 import { formatPolicyRef, samePolicyRef, type PolicyRef } from './policy-ref.js';
 import type { JudgmentResult } from './rollout.judgment.js';
 import { initialState, isTerminal, stateProblems, transition, type Effect, type MachineContext, type Phase, type RolloutEvent, type RolloutState, type TransitionResult } from './rollout.machine.js';
 import { parsePlan, planToJson, rollbackPlan, type GateSpec, type RolloutPlan } from './rollout.plan.js';
 import { RolloutRepository, type NewRolloutEvent, type RolloutKind, type RolloutRecord } from './rollout.repository.js';
+import type { RolloutConfig } from './rollout.config.js';
+import { ROLLOUT_CONFIG } from './rollout.tokens.js';
 import type { LabelSelector } from './label-selector.js';
 
 /** The actor of every automatic transition in the audit log. */
@@ -65,6 +67,16 @@ const STEP_STATE: Readonly<Record<Phase, string>> = {
   aborted: 'aborted',
 };
 
+/** The blast-radius budget in force: set over the API, or else from THP_ROLLOUT_BUDGET_*. */
+export interface EffectiveBudget {
+  readonly spec: BudgetSpec;
+  readonly source: 'api' | 'environment';
+  /** 0 while never set over the API (the If-Match revision to create it). */
+  readonly revision: number;
+  readonly updatedAt: Date | null;
+  readonly updatedBy: string | null;
+}
+
 export function newRolloutId(at: Date): string {
   return `ro-${at.getTime().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
@@ -82,9 +94,51 @@ export class RolloutService {
     @Inject(AuditService) private readonly audit: AuditService,
     @Inject(EventsService) private readonly events: EventsService,
     @Inject(PolicyCatalog) private readonly catalog: PolicyCatalog,
+    @Inject(ROLLOUT_CONFIG) private readonly config: RolloutConfig,
     @Inject(LOGGER) logger: Logger,
   ) {
     this.log = logger.child('rollouts');
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The blast-radius budget.
+  // -------------------------------------------------------------------------------------------
+
+  async budget(): Promise<EffectiveBudget> {
+    const stored = await this.repository.budget(this.store.db);
+    if (stored === null) return { spec: this.config.budget, source: 'environment', revision: 0, updatedAt: null, updatedBy: null };
+    return { spec: { maxNodes: stored.maxNodes, maxPercent: stored.maxPercent }, source: 'api', revision: stored.revision, updatedAt: stored.updatedAt, updatedBy: stored.updatedBy };
+  }
+
+  /** The budget with what it means for the fleet now: the limit in nodes (null = none). */
+  async budgetView(): Promise<{ budget: EffectiveBudget; fleetSize: number; limitNodes: number | null }> {
+    const [budget, fleetSize] = await Promise.all([this.budget(), this.repository.fleetSize(this.store.db)]);
+    const limit = resolveBudget(budget.spec, fleetSize);
+    return { budget, fleetSize, limitNodes: Number.isFinite(limit) ? limit : null };
+  }
+
+  /** Set the fleet-wide budget (audited). `expectedRevision` (If-Match) 0 = it was never set. */
+  async setBudget(spec: BudgetSpec, expectedRevision: number | undefined, actor: string): Promise<EffectiveBudget> {
+    const before = await this.budget();
+    const at = this.clock.now();
+    const written = await this.store.db.transaction().execute(async (tx) => {
+      const record = await this.repository.setBudget(tx, { maxNodes: spec.maxNodes, maxPercent: spec.maxPercent, expectedRevision, at, by: actor });
+      if (record === null) return null;
+      await this.audit.record(tx, {
+        actor,
+        action: 'rollout.budget.set',
+        targetType: 'rollout-budget',
+        targetId: 'fleet',
+        before: { ...before.spec, source: before.source, revision: before.revision },
+        after: { maxNodes: record.maxNodes, maxPercent: record.maxPercent, source: 'api', revision: record.revision },
+      });
+      return record;
+    });
+    if (written === null) {
+      const now = await this.budget();
+      throw new AppError('conflict', `the budget changed meanwhile (revision ${now.revision}); reload and retry`, [{ path: 'header.If-Match', message: `current revision ${now.revision}` }]);
+    }
+    return { spec: { maxNodes: written.maxNodes, maxPercent: written.maxPercent }, source: 'api', revision: written.revision, updatedAt: written.updatedAt, updatedBy: written.updatedBy };
   }
 
   /** The validated plan of a stored rollout (plans are immutable, so cached by id). */
