@@ -279,7 +279,8 @@ function stepPhaseOf(state: RolloutState): StepPhase | null {
  */
 export function transition(context: MachineContext, state: RolloutState, event: RolloutEvent, now: number): TransitionResult {
   if (event.expectedVersion !== undefined && event.expectedVersion !== state.version) {
-    return reject(`the rollout changed (version ${state.version}, expected ${event.expectedVersion}); reload and retry`, true);
+    // Stored revision = machine version + 1 (rollout.repository.ts); speak in revisions, as If-Match does.
+    return reject(`the rollout changed (revision ${state.version + 1}, expected ${event.expectedVersion + 1}); reload and retry`, true);
   }
   if (isTerminal(state.phase)) {
     return event.type === 'tick' ? NOOP : reject(`the rollout is ${state.phase}`);
