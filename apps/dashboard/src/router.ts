@@ -5,7 +5,7 @@
  */
 
 export type Route =
-  | { readonly page: 'fleet'; readonly labels: string; readonly state: string; readonly strata: string }
+  | { readonly page: 'fleet'; readonly labels: string; readonly state: string; readonly strata: string; readonly nodeLevelOnly: boolean; readonly search: string }
   | { readonly page: 'node'; readonly id: string }
   | { readonly page: 'policies' }
   | { readonly page: 'policy'; readonly name: string; readonly version: number | null; readonly compare: number | null }
@@ -13,7 +13,7 @@ export type Route =
   | { readonly page: 'rollouts' }
   | { readonly page: 'rollout'; readonly id: string }
   | { readonly page: 'rollout-new'; readonly policy: string; readonly version: number | null }
-  | { readonly page: 'audit'; readonly actor: string; readonly action: string; readonly target: string }
+  | { readonly page: 'audit'; readonly actor: string; readonly action: string; readonly targetType: string; readonly targetId: string }
   | { readonly page: 'not-found'; readonly path: string };
 
 function positiveInt(text: string | null): number | null {
@@ -37,7 +37,7 @@ export function parseRoute(hash: string): Route {
   const parts = path.split('/').filter((p) => p !== '').map(decode);
   const get = (key: string): string => params.get(key) ?? '';
   const [first, second, third] = parts;
-  if (parts.length === 0 || (first === 'fleet' && parts.length === 1)) return { page: 'fleet', labels: get('labels'), state: get('state'), strata: get('strata') };
+  if (parts.length === 0 || (first === 'fleet' && parts.length === 1)) return { page: 'fleet', labels: get('labels'), state: get('state'), strata: get('strata'), nodeLevelOnly: get('nodeLevelOnly') === '1', search: get('q') };
   if (first === 'nodes' && second !== undefined && parts.length === 2) return { page: 'node', id: second };
   if (first === 'policies') {
     if (parts.length === 1) return { page: 'policies' };
@@ -50,7 +50,7 @@ export function parseRoute(hash: string): Route {
     if (second === 'new' && parts.length === 2) return { page: 'rollout-new', policy: get('policy'), version: positiveInt(params.get('version')) };
     if (second !== undefined && parts.length === 2) return { page: 'rollout', id: second };
   }
-  if (first === 'audit' && parts.length === 1) return { page: 'audit', actor: get('actor'), action: get('action'), target: get('target') };
+  if (first === 'audit' && parts.length === 1) return { page: 'audit', actor: get('actor'), action: get('action'), targetType: get('targetType'), targetId: get('targetId') };
   return { page: 'not-found', path };
 }
 
@@ -66,7 +66,7 @@ const enc = encodeURIComponent;
 export function routeHref(route: Route): string {
   switch (route.page) {
     case 'fleet':
-      return withQuery('/fleet', { labels: route.labels, state: route.state, strata: route.strata });
+      return withQuery('/fleet', { labels: route.labels, state: route.state, strata: route.strata, nodeLevelOnly: route.nodeLevelOnly ? '1' : '', q: route.search });
     case 'node':
       return `#/nodes/${enc(route.id)}`;
     case 'policies':
@@ -82,7 +82,7 @@ export function routeHref(route: Route): string {
     case 'rollout-new':
       return withQuery('/rollouts/new', { policy: route.policy, version: route.version });
     case 'audit':
-      return withQuery('/audit', { actor: route.actor, action: route.action, target: route.target });
+      return withQuery('/audit', { actor: route.actor, action: route.action, targetType: route.targetType, targetId: route.targetId });
     case 'not-found':
       return `#${route.path}`;
   }
@@ -90,7 +90,8 @@ export function routeHref(route: Route): string {
 
 /** Shorthands for links. */
 export const links = {
-  fleet: (filter: { labels?: string; state?: string; strata?: string } = {}): string => routeHref({ page: 'fleet', labels: filter.labels ?? '', state: filter.state ?? '', strata: filter.strata ?? '' }),
+  fleet: (filter: { labels?: string; state?: string; strata?: string; nodeLevelOnly?: boolean; search?: string } = {}): string =>
+    routeHref({ page: 'fleet', labels: filter.labels ?? '', state: filter.state ?? '', strata: filter.strata ?? '', nodeLevelOnly: filter.nodeLevelOnly ?? false, search: filter.search ?? '' }),
   node: (id: string): string => routeHref({ page: 'node', id }),
   policies: (): string => '#/policies',
   policy: (name: string, version: number | null = null, compare: number | null = null): string => routeHref({ page: 'policy', name, version, compare }),
@@ -98,5 +99,6 @@ export const links = {
   rollouts: (): string => '#/rollouts',
   rollout: (id: string): string => routeHref({ page: 'rollout', id }),
   newRollout: (policy = '', version: number | null = null): string => routeHref({ page: 'rollout-new', policy, version }),
-  audit: (filter: { actor?: string; action?: string; target?: string } = {}): string => routeHref({ page: 'audit', actor: filter.actor ?? '', action: filter.action ?? '', target: filter.target ?? '' }),
+  audit: (filter: { actor?: string; action?: string; targetType?: string; targetId?: string } = {}): string =>
+    routeHref({ page: 'audit', actor: filter.actor ?? '', action: filter.action ?? '', targetType: filter.targetType ?? '', targetId: filter.targetId ?? '' }),
 };

@@ -5,6 +5,7 @@
  */
 import type {
   AuditPage,
+  GateView,
   AuditVerification,
   DiffChange,
   NodeList,
@@ -15,6 +16,7 @@ import type {
   PolicyVersionDetail,
   PolicyVersionSummary,
   PolicyWrite,
+  QuarantineEntry,
   RolloutDetail,
   RolloutView,
   WhoAmI,
@@ -141,6 +143,10 @@ export class ApiClient {
     return this.get(`/api/v1/nodes/${enc(id)}`, signal);
   }
 
+  async quarantine(id: string, signal?: AbortSignal): Promise<QuarantineEntry[]> {
+    return (await this.get<{ entries: QuarantineEntry[] }>(`/api/v1/nodes/${enc(id)}/quarantine`, signal)).entries;
+  }
+
   nodeMetrics(id: string, params: { name?: string; cgroup?: string; since?: string; limit?: number }, signal?: AbortSignal): Promise<NodeMetrics> {
     return this.get(`/api/v1/nodes/${enc(id)}/metrics${query(params)}`, signal);
   }
@@ -210,8 +216,17 @@ export class ApiClient {
     return (await this.request<{ rollout: RolloutView }>(`/api/v1/rollouts/${enc(id)}/${command}`, { method: 'POST', json, headers })).body.rollout;
   }
 
-  async rollback(policy: string, version: number, options: { skipGatesReason?: string; canaryBake?: string } = {}): Promise<RolloutView> {
-    const json = { version, ...(options.skipGatesReason ? { skipGates: { reason: options.skipGatesReason } } : {}), ...(options.canaryBake ? { canaryBake: options.canaryBake } : {}) };
+  /**
+   * Roll `policy` back to `version`: with gates a judged canary (baked `canaryBake`, default 5m)
+   * then the rest; without, every node at once; with skipGatesReason the admins' fast path.
+   */
+  async rollback(policy: string, version: number, options: { skipGatesReason?: string; gates?: readonly GateView[]; canaryBake?: string } = {}): Promise<RolloutView> {
+    const json = {
+      version,
+      ...(options.skipGatesReason ? { skipGates: { reason: options.skipGatesReason } } : {}),
+      ...(options.gates && options.gates.length > 0 ? { gates: options.gates } : {}),
+      ...(options.gates && options.gates.length > 0 && options.canaryBake ? { canaryBake: options.canaryBake } : {}),
+    };
     return (await this.request<{ rollout: RolloutView }>(`/api/v1/policies/${enc(policy)}/rollback`, { method: 'POST', json })).body.rollout;
   }
 

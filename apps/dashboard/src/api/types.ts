@@ -5,6 +5,8 @@
  * left out or typed `unknown`.
  */
 
+import type { MetricVerdict } from '@thp-fleet/judge';
+
 export const ROLES = ['viewer', 'operator', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -182,11 +184,21 @@ export interface GateView {
   readonly minSamples?: number;
 }
 
+/** A plan step as the API returns it (planToJson): `bake` in ms, the step's resolved gates. */
 export interface PlanStepView {
   readonly name: string;
-  readonly select: unknown;
-  readonly bakeMs: number;
+  readonly select: { readonly count?: number; readonly percent?: number; readonly labels?: unknown };
+  readonly bake: number;
   readonly gates: readonly GateView[];
+}
+
+export interface PlanView {
+  readonly steps?: readonly PlanStepView[];
+  readonly target?: unknown;
+  readonly strata?: { readonly labelKeys?: readonly string[]; readonly mode?: string };
+  readonly judging?: { readonly interval?: number; readonly timeout?: number; readonly onInconclusive?: string; readonly normalize?: string; readonly lookback?: number };
+  readonly autoRollback?: boolean;
+  readonly skipGates?: { readonly reason: string };
 }
 
 export interface RolloutView {
@@ -205,7 +217,7 @@ export interface RolloutView {
   readonly touched: readonly string[];
   readonly nacked: readonly string[];
   readonly gateSkipReason: string | null;
-  readonly plan: { readonly steps?: readonly PlanStepView[]; readonly [key: string]: unknown };
+  readonly plan: PlanView;
   readonly createdBy: string;
   readonly createdAt: string;
   readonly updatedAt: string;
@@ -217,22 +229,51 @@ export interface ExclusionView {
   readonly reasons: readonly { readonly code: string; readonly message: string }[];
 }
 
+export interface StrataReportView {
+  readonly labelKeys: readonly string[];
+  readonly mode: string;
+  readonly present: readonly string[];
+  readonly covered: readonly string[];
+  readonly uncovered: readonly { readonly stratum: string; readonly why: string }[];
+  readonly addedForCoverage: number;
+}
+
+export interface BaselineView {
+  readonly nodes: readonly string[];
+  readonly matches?: readonly { readonly canary: string; readonly baseline: readonly string[]; readonly sharedKeys: number }[];
+  readonly unmatched?: readonly string[];
+}
+
 export interface StepView {
   readonly index: number;
-  readonly selector: unknown;
+  /** `{name, labels, amount: {kind, count | percent}}` as stored (read it with selectText). */
+  readonly selector: { readonly name?: string; readonly [key: string]: unknown } | null;
   readonly bakeMs: number;
-  readonly gates: unknown;
+  readonly gates: readonly GateView[] | null;
+  /** pending, progressing, baking, judging, paused, passed, failed, rolling_back, rolled_back, aborted */
   readonly state: string;
   readonly cohort: readonly string[];
-  readonly excluded: unknown;
-  readonly strata: unknown;
-  readonly baseline: unknown;
+  readonly excluded: readonly ExclusionView[] | null;
+  readonly strata: StrataReportView | null;
+  readonly baseline: BaselineView | null;
   readonly startedAt: string | null;
   readonly bakeUntil: string | null;
   readonly completedAt: string | null;
 }
 
 export type Verdict = 'pass' | 'fail' | 'inconclusive' | 'no-data';
+
+/** `judgments.details` as the controller stores it (rollout.judgment.ts). */
+export interface JudgmentDetails {
+  readonly judge: MetricVerdict | null;
+  readonly normalization: string;
+  readonly fallback: string | null;
+  readonly series: { readonly canary: number; readonly baseline: number } | null;
+  readonly canaryNodes: readonly string[];
+  readonly baselineNodes: readonly string[];
+  readonly window: { readonly from: string; readonly to: string } | null;
+  readonly preWindow: { readonly from: string; readonly to: string } | null;
+}
 
 export interface JudgmentView {
   readonly id: number;
@@ -247,7 +288,7 @@ export interface JudgmentView {
   readonly threshold: number | null;
   readonly nCanary: number;
   readonly nBaseline: number;
-  /** The judge's evidence (judge: MetricVerdict with `explanation`), nodes and windows. */
+  /** The judge's evidence (judge: MetricVerdict with `explanation`), nodes and windows; read it with readJudgmentDetails. */
   readonly details: unknown;
   readonly judgedAt: string;
 }
@@ -311,6 +352,16 @@ export interface ApiErrorBody {
     readonly message: string;
     readonly details?: readonly { readonly path: string; readonly message: string; readonly line?: number; readonly column?: number }[];
   };
+}
+
+export interface QuarantineEntry {
+  readonly policy: string;
+  readonly version: number;
+  readonly specHash: string;
+  readonly stage: string;
+  readonly message: string;
+  readonly detail: string;
+  readonly at: string;
 }
 
 /** One server-sent event's `data` (events.service.ts ReceivedEvent). */

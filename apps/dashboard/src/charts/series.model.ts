@@ -1,6 +1,6 @@
 /**
- * From metric samples (GET /api/v1/nodes/{id}/metrics) to chart series (pure): counters become
- * per-second rates, gauges are shown as they are, several series are aligned on one time axis
+ * From metric samples (GET /api/v1/nodes/{id}/metrics) to chart series (pure): counters (sent
+ * as per-interval deltas) become per-second rates, gauges are shown as they are, several series are aligned on one time axis
  * (uPlot wants `[xs, ys1, ys2, ...]` with null where a series has no point).
  */
 import type { MetricSampleView } from '../api/types.js';
@@ -36,18 +36,21 @@ export function byCgroup(samples: readonly MetricSampleView[]): Map<string, Poin
 }
 
 /**
- * Per-second rate of a cumulative counter: (v[i] - v[i-1]) / (t[i] - t[i-1]). A decrease is a
- * counter reset (the agent or the node restarted): that interval has no rate, rather than a
- * huge negative one. Two samples at the same time give no rate either.
+ * Per-second rate of a counter as the agents report it: each sample is the increase over one
+ * report interval (docs/agent.md "Counters are sent as deltas over the report interval"), so
+ * the rate at t[i] is v[i] / (t[i] - t[i-1]). The first sample has no known interval start and
+ * gives no rate. After a gap (the agent was disconnected) the next report covers the whole gap,
+ * so dividing by the gap spreads it evenly, as the agent did. Negative deltas cannot come from
+ * a counter and are left out.
  */
-export function counterRate(points: readonly Point[]): Point[] {
+export function deltaRate(points: readonly Point[]): Point[] {
   const out: Point[] = [];
   for (let i = 1; i < points.length; i++) {
     const a = points[i - 1]!;
     const b = points[i]!;
     const dt = b.t - a.t;
-    if (dt <= 0 || b.v < a.v) continue;
-    out.push({ t: b.t, v: (b.v - a.v) / dt });
+    if (dt <= 0 || b.v < 0) continue;
+    out.push({ t: b.t, v: b.v / dt });
   }
   return out;
 }

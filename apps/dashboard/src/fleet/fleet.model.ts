@@ -5,6 +5,19 @@
  */
 import { NODE_STATES, type NodeState, type NodeView, type PolicyRefView } from '../api/types.js';
 
+/** Display order: the controller's precedence (worst first). */
+export const STATE_ORDER: readonly NodeState[] = NODE_STATES;
+
+export const STATE_LABEL: Readonly<Record<NodeState, string>> = {
+  stale: 'stale',
+  nacked: 'NACKed',
+  incompatible: 'incompatible',
+  pending: 'pending',
+  drifted: 'drifted',
+  'in-sync': 'in sync',
+  unassigned: 'unassigned',
+};
+
 /** What each state means, for the legend and tooltips (the controller's definitions). */
 export const STATE_MEANING: Readonly<Record<NodeState, string>> = {
   'in-sync': 'acknowledged and observed equal the desired version',
@@ -92,21 +105,99 @@ export function parseStateFilter(text: string): NodeState[] {
   return NODE_STATES.filter((s) => wanted.has(s));
 }
 
+/**
+ * Strata chosen on the fleet page: per label key the values wanted. Within a key any value
+ * matches (kernel 6.6 or 6.12); across keys all must (kernel 6.6 and hardware m6).
+ */
+export type StrataFilter = ReadonlyMap<string, ReadonlySet<string>>;
+
+/** `kernel=6.6,kernel=6.12,workload-mix=jvm` (the fleet URL's `strata`); bad terms are ignored. */
+export function parseStrataFilter(text: string): StrataFilter {
+  const out = new Map<string, Set<string>>();
+  const parsed = parseLabelSelector(text);
+  if (!parsed.ok) return out;
+  for (const term of parsed.terms) {
+    if (term.op !== 'eq') continue;
+    const values = out.get(term.key) ?? new Set<string>();
+    values.add(term.value);
+    out.set(term.key, values);
+  }
+  return out;
+}
+
+export function strataFilterText(filter: StrataFilter): string {
+  const parts: string[] = [];
+  for (const key of [...filter.keys()].sort()) for (const value of [...(filter.get(key) ?? [])].sort()) parts.push(`${key}=${value}`);
+  return parts.join(',');
+}
+
+/** The filter with key=value added, or removed when it was there. */
+export function toggleStratum(filter: StrataFilter, key: string, value: string): StrataFilter {
+  const out = new Map<string, Set<string>>([...filter].map(([k, v]) => [k, new Set(v)]));
+  const values = out.get(key) ?? new Set<string>();
+  if (values.has(value)) values.delete(value);
+  else values.add(value);
+  if (values.size === 0) out.delete(key);
+  else out.set(key, values);
+  return out;
+}
+
+export function matchesStrata(labels: Readonly<Record<string, string>>, filter: StrataFilter): boolean {
+  for (const [key, values] of filter) {
+    const value = labels[key];
+    if (value === undefined || !values.has(value)) return false;
+  }
+  return true;
+}
+
+/**
+ * A node that runs its policy without the kernel hook: the agent enforces only the node-wide
+ * sysfs settings (spec.node.withoutHook: node-level). Its state may be in-sync; the page shows it
+ * apart because per-cgroup rules do not apply there.
+ */
+export function nodeLevelOnly(node: NodeView): boolean {
+  return node.observed?.enforcement === 'node-level-only';
+}
+
 export interface FleetFilter {
   readonly terms: readonly LabelTerm[];
+  readonly strata: StrataFilter;
   readonly states: readonly NodeState[];
+  /** Only nodes enforcing node-level settings only. */
+  readonly nodeLevelOnly: boolean;
   /** Substring of the node id (case-insensitive). */
   readonly search: string;
 }
 
+/** The order states are listed in: the controller's precedence, worst first. */
 const STATE_RANK: Readonly<Record<NodeState, number>> = Object.fromEntries(NODE_STATES.map((s, i) => [s, i])) as Record<NodeState, number>;
 
 /** Matching nodes, worst state first (the controller's precedence), then by id. */
 export function filterNodes(nodes: readonly NodeView[], filter: FleetFilter): NodeView[] {
   const search = filter.search.trim().toLowerCase();
   const states = new Set(filter.states);
-  const out = nodes.filter((n) => (states.size === 0 || states.has(n.state)) && (search === '' || n.id.toLowerCase().includes(search)) && matchesSelector(n.labels, filter.terms));
+  const out = nodes.filter(
+    (n) =>
+      (states.size === 0 || states.has(n.state)) &&
+      (!filter.nodeLevelOnly || nodeLevelOnly(n)) &&
+      (search === '' || n.id.toLowerCase().includes(search)) &&
+      matchesSelector(n.labels, filter.terms) &&
+      matchesStrata(n.labels, filter.strata),
+  );
   return out.sort((a, b) => STATE_RANK[a.state] - STATE_RANK[b.state] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/**
+ * Where a node's chain desired -> intended -> acknowledged -> observed breaks: the first stage
+ * that differs from the one before it (null when all agree). "Intended" is what the controller
+ * last sent; a node that was never sent anything has no intent, which is no break by itself.
+ */
+export function firstMismatch(node: NodeView): 'intended' | 'acknowledged' | 'observed' | null {
+  const desired = refText(node.desired);
+  if (node.intent !== null && refText(node.intent) !== desired) return 'intended';
+  if (refText(node.acked) !== desired) return 'acknowledged';
+  if (node.observed !== null && refText(node.observed) !== refText(node.acked)) return 'observed';
+  return null;
 }
 
 export function countByState(nodes: readonly NodeView[]): Record<NodeState, number> {

@@ -3,8 +3,8 @@
  * the agent reports (docs/agent.md "Metrics": /proc/vmstat counters, PSI in percent, memory.stat
  * per cgroup, and the simulator's workload figures).
  */
-import type { CapabilitiesView, MetricSampleView, NodeView } from '../api/types.js';
-import { align, byCgroup, counterRate, type AlignedData, type Series } from '../charts/series.model.js';
+import type { CapabilitiesView, MetricSampleView, NodeView, ThpSysfsView } from '../api/types.js';
+import { align, byCgroup, deltaRate, type AlignedData, type Series } from '../charts/series.model.js';
 
 export type ValueFormat = 'number' | 'bytes' | 'percent' | 'rate';
 
@@ -50,7 +50,7 @@ export const NODE_CHARTS: readonly ChartSpec[] = [
   },
   {
     id: 'psi',
-    title: 'Memory pressure (PSI avg10)',
+    title: 'Memory pressure (PSI, 10 s average)',
     unit: '%',
     format: 'percent',
     perCgroup: false,
@@ -59,11 +59,15 @@ export const NODE_CHARTS: readonly ChartSpec[] = [
       { metric: 'psi_memory_full_avg10', as: 'value', label: 'full' },
     ],
   },
-  { id: 'rss', title: 'RSS per cgroup', unit: 'bytes', format: 'bytes', perCgroup: true, lines: [{ metric: 'workload_rss_bytes', as: 'value', label: 'rss' }] },
+  { id: 'rss', title: 'RSS per workload cgroup', unit: 'bytes', format: 'bytes', perCgroup: true, lines: [{ metric: 'workload_rss_bytes', as: 'value', label: 'rss' }] },
   { id: 'anon-thp', title: 'Anonymous THP per cgroup (memory.stat anon_thp)', unit: 'bytes', format: 'bytes', perCgroup: true, lines: [{ metric: 'anon_thp', as: 'value', label: 'anon_thp' }] },
   { id: 'throughput', title: 'Workload throughput', unit: 'ops/s', format: 'number', perCgroup: true, lines: [{ metric: 'workload_throughput', as: 'value', label: 'throughput' }] },
-  { id: 'latency', title: 'Workload latency p99', unit: 'µs', format: 'number', perCgroup: true, lines: [{ metric: 'workload_latency_p99_us', as: 'value', label: 'p99' }] },
+  { id: 'latency', title: 'Workload latency p99 (µs)', unit: 'µs', format: 'number', perCgroup: true, lines: [{ metric: 'workload_latency_p99_us', as: 'value', label: 'p99' }] },
+  { id: 'fault-latency', title: 'Page-fault latency p99 per workload (µs)', unit: 'µs', format: 'number', perCgroup: true, lines: [{ metric: 'workload_fault_latency_p99_us', as: 'value', label: 'fault p99' }] },
 ];
+
+/** Per-cgroup charts show at most this many cgroups (the largest by their latest value). */
+export const MAX_CGROUP_LINES = 8;
 
 /** Every metric name the charts need (one request each). */
 export function chartMetricNames(charts: readonly ChartSpec[] = NODE_CHARTS): string[] {
@@ -78,19 +82,49 @@ export function cgroupLabel(path: string, all: readonly string[]): string {
 }
 
 /** The aligned data of one chart from the samples of its metrics (keyed by metric name). */
-export function chartData(spec: ChartSpec, samples: ReadonlyMap<string, readonly MetricSampleView[]>): AlignedData {
+export function chartData(spec: ChartSpec, samples: ReadonlyMap<string, readonly MetricSampleView[]>): AlignedData & { readonly hiddenCgroups: number } {
   const series: Series[] = [];
+  let hiddenCgroups = 0;
   for (const line of spec.lines) {
     const groups = byCgroup(samples.get(line.metric) ?? []);
-    const transform = line.as === 'rate' ? counterRate : (p: readonly { t: number; v: number }[]) => [...p];
+    const transform = line.as === 'rate' ? deltaRate : (p: readonly { t: number; v: number }[]) => [...p];
     if (spec.perCgroup) {
-      const paths = [...groups.keys()].filter((p) => p !== '').sort();
-      for (const path of paths) series.push({ label: spec.lines.length > 1 ? `${cgroupLabel(path, paths)} ${line.label}` : cgroupLabel(path, paths), points: transform(groups.get(path) ?? []) });
+      const all = [...groups.keys()].filter((p) => p !== '').sort();
+      const latest = (path: string): number => groups.get(path)?.at(-1)?.v ?? 0;
+      const kept = new Set([...all].sort((a, b) => latest(b) - latest(a)).slice(0, MAX_CGROUP_LINES));
+      hiddenCgroups += all.length - kept.size;
+      for (const path of all.filter((p) => kept.has(p))) series.push({ label: spec.lines.length > 1 ? `${cgroupLabel(path, all)} ${line.label}` : cgroupLabel(path, all), points: transform(groups.get(path) ?? []) });
     } else {
       series.push({ label: line.label, points: transform(groups.get('') ?? []) });
     }
   }
-  return align(series);
+  return { ...align(series), hiddenCgroups };
+}
+
+export interface SysfsRow {
+  readonly setting: string;
+  /** As the node reported at registration (capabilities). */
+  readonly reported: string;
+  /** As last observed (ObservedState), when it differs from or adds to the reported value. */
+  readonly observed: string;
+}
+
+const show = (v: string | number | boolean | undefined): string => (v === undefined || v === '' ? '–' : String(v));
+
+/** The THP sysfs modes of a node: what it registered with and what it reports now. */
+export function sysfsRows(reported: ThpSysfsView | undefined, observed: ThpSysfsView | null | undefined): SysfsRow[] {
+  const r = reported ?? {};
+  const o = observed ?? {};
+  const rows: SysfsRow[] = [
+    { setting: 'enabled', reported: show(r.enabled), observed: show(o.enabled) },
+    { setting: 'defrag', reported: show(r.defrag), observed: show(o.defrag) },
+    { setting: 'shmem_enabled', reported: show(r.shmemEnabled), observed: show(o.shmemEnabled) },
+  ];
+  const sizes = [...new Set([...Object.keys(r.perSizeEnabled ?? {}), ...Object.keys(o.perSizeEnabled ?? {})])].sort((a, b) => (parseInt(a.replace(/\D/g, ''), 10) || 0) - (parseInt(b.replace(/\D/g, ''), 10) || 0));
+  for (const size of sizes) rows.push({ setting: `${size}/enabled`, reported: show(r.perSizeEnabled?.[size]), observed: show(o.perSizeEnabled?.[size]) });
+  rows.push({ setting: 'khugepaged/max_ptes_none', reported: show(r.khugepagedMaxPtesNone), observed: show(o.khugepagedMaxPtesNone) });
+  rows.push({ setting: 'khugepaged/pages_to_scan', reported: show(r.khugepagedPagesToScan), observed: show(o.khugepagedPagesToScan) });
+  return rows;
 }
 
 const ABI_NAMES: Readonly<Record<string, string>> = {
@@ -105,7 +139,14 @@ export function hookText(capabilities: CapabilitiesView): string {
   const named = ABI_NAMES[abi];
   if (named) return `bpf_thp_ops ${named}`;
   const why = capabilities.hookDetail ? `: ${capabilities.hookDetail}` : '';
-  return `absent (${abi.replace(/^HOOK_ABI_/, '').toLowerCase()})${why}`;
+  return abi === 'HOOK_ABI_ABSENT' ? `absent${why}` : `not reported (${abi})${why}`;
+}
+
+/** The hook in a word, for tables: "v8", "absent" (the simulator: "sim, v8"). */
+export function hookShort(capabilities: CapabilitiesView): string {
+  const abi = capabilities.hookAbi ?? 'HOOK_ABI_UNSPECIFIED';
+  const word = ABI_NAMES[abi] ? abi.replace(/^HOOK_ABI_/, '').toLowerCase() : abi === 'HOOK_ABI_ABSENT' ? 'absent' : 'unknown';
+  return capabilities.activeBackend === 'BACKEND_SIM' ? `sim, ${word}` : word;
 }
 
 export function backendText(capabilities: CapabilitiesView): string {

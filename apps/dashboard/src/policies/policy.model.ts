@@ -2,9 +2,9 @@
  * The policies page's model (pure): validate-as-you-type with libs/policy (the same parser and
  * validator the controller runs, so what the editor says is what the server will say), issues
  * per line for the editor's gutter, a side-by-side line diff of two sources, and words for the
- * structural diff entries of `diffPolicies`.
+ * controller's structural diff entries (libs/policy `diffPolicies`).
  */
-import { diffPolicies, parsePolicy, type DiffEntry, type PolicyIssue, type ThpPolicy } from '@thp-fleet/policy';
+import { parsePolicy, type PolicyIssue, type ThpPolicy } from '@thp-fleet/policy';
 
 export interface EditorCheck {
   readonly ok: boolean;
@@ -131,11 +131,6 @@ export function lineDiff(before: string, after: string): DiffRow[] {
   return rows;
 }
 
-/** The meaning-level diff of two versions' canonical specs (libs/policy diffPolicies). */
-export function semanticDiff(before: ThpPolicy, after: ThpPolicy): DiffEntry[] {
-  return diffPolicies(before, after);
-}
-
 function show(value: unknown): string {
   return value === undefined ? '' : JSON.stringify(value);
 }
@@ -167,3 +162,42 @@ spec:
         contexts: [pagefault, khugepaged]
       allow: { sizes: ["2M"] }
 `;
+
+/**
+ * On the page that adds versions of `expected`, a document naming another policy would create
+ * or change that one instead: an error on the line of `metadata.name` (1-based), or null.
+ */
+export function nameIssue(text: string, name: string | null, expected: string): PolicyIssue | null {
+  if (name === null || name === expected) return null;
+  const lines = text.split('\n');
+  let inMetadata = false;
+  let line: number | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (/^metadata:/.test(l)) {
+      inMetadata = true;
+      if (/\bname:/.test(l)) {
+        line = i + 1;
+        break;
+      }
+      continue;
+    }
+    if (inMetadata && /^\S/.test(l)) inMetadata = false;
+    if (inMetadata && /^\s+name:/.test(l)) {
+      line = i + 1;
+      break;
+    }
+  }
+  return { path: 'metadata.name', message: `is "${name}", but this page adds versions of "${expected}" (a policy's name cannot change)`, severity: 'error', ...(line !== undefined ? { line } : {}) };
+}
+
+/** Server-side issues (ApiError details) as editor issues, so they land on the same lines. */
+export function serverIssues(details: readonly { path: string; message: string; line?: number; column?: number }[]): PolicyIssue[] {
+  return details.map((d) => ({
+    path: d.path.replace(/^body\.?/, ''),
+    message: d.message,
+    severity: 'error' as const,
+    ...(d.line !== undefined ? { line: d.line } : {}),
+    ...(d.column !== undefined ? { column: d.column } : {}),
+  }));
+}
