@@ -15,8 +15,10 @@ export {
 } from './judge.js';
 export {
   DEFAULT_ALPHA,
+  DEFAULT_DESIGN_FACTOR,
   DEFAULT_MIN_SAMPLES,
   DEFAULT_TEST,
+  defaultDesignChange,
   JudgeInputError,
   metricSpecIssues,
   resolveMetricSpec,
@@ -41,11 +43,17 @@ export {
   type TestMethod,
 } from './mann-whitney.js';
 export {
+  DESIGN_MIXTURE_SPREAD,
+  DESIGN_MIXTURE_WEIGHT,
   SEQUENTIAL_PLANNED_SAMPLES,
+  mixtureBoundary,
+  mixtureLogE,
   mixtureVariance,
   oneSidedMixtureBoundary,
   oneSidedMixtureLogE,
   sequentialLook,
+  truncatedNormalMixtureLogE,
+  type Mixture,
   type SequentialDecision,
   type SequentialInput,
   type SequentialOutcome,

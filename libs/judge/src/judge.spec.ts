@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { judgeCanary, judgeMetric, type MetricVerdict } from './judge.js';
 import { createRng, sample } from './prng.test-util.js';
-import { JudgeInputError, type JudgeTest, type MetricSpec } from './spec.js';
+import { DESIGN_MIXTURE_WEIGHT } from './sequential.js';
+import { JudgeInputError, metricSpecIssues, resolveMetricSpec, type JudgeTest, type MetricSpec } from './spec.js';
 
 const latency = (test: JudgeTest, extra: Partial<MetricSpec> = {}): MetricSpec => ({
   name: 'p99 fault latency',
@@ -188,6 +189,51 @@ describe('spec validation', () => {
   it('fills in the defaults: sequential test, alpha 0.05, 10 samples', () => {
     const v = judgeMetric({ name: 'rss', direction: 'increase-is-bad', tolerance: 0.05, critical: false }, [], []);
     expect(v).toMatchObject({ test: 'sequential', alpha: 0.05, minSamples: 10 });
+  });
+
+  it('defaults the design change to twice the tolerance, none for a tolerance of 0, and accepts null or a larger value', () => {
+    expect(resolveMetricSpec({ name: 'rss', direction: 'increase-is-bad', tolerance: 0.05, critical: false }).designChange).toBe(0.1);
+    expect(resolveMetricSpec({ name: 'rps', direction: 'decrease-is-bad', tolerance: 0.2, critical: false }).designChange).toBe(0.4);
+    expect(resolveMetricSpec({ name: 'psi', direction: 'increase-is-bad', tolerance: 0, critical: false }).designChange).toBeNull();
+    expect(resolveMetricSpec({ name: 'rss', direction: 'increase-is-bad', tolerance: 0.05, critical: false, designChange: null }).designChange).toBeNull();
+    expect(resolveMetricSpec({ name: 'rss', direction: 'increase-is-bad', tolerance: 0.05, critical: false, designChange: 0.3 }).designChange).toBe(0.3);
+    expect(resolveMetricSpec({ name: 'psi', direction: 'increase-is-bad', tolerance: 0, critical: false, designChange: 0.2 }).designChange).toBe(0.2);
+  });
+
+  it('rejects a design change that is not a number beyond the tolerance, with its path', () => {
+    const spec = { name: 'rss', direction: 'increase-is-bad', tolerance: 0.1, critical: false } as const;
+    expect(metricSpecIssues({ ...spec, designChange: 0.1 })).toEqual([
+      { path: 'spec.designChange', message: 'must be greater than the tolerance (0.1): it is the regression the sequential test should catch fastest' },
+    ]);
+    expect(metricSpecIssues({ ...spec, designChange: '20%' })).toEqual([
+      { path: 'spec.designChange', message: 'must be a finite number greater than the tolerance (relative: 0.1 is 10 %), or null' },
+    ]);
+    expect(metricSpecIssues({ ...spec, designChange: Infinity })).toHaveLength(1);
+    expect(() => judgeCanary([{ name: 'a', direction: 'increase-is-bad', tolerance: 0.1, critical: true }, { ...spec, designChange: 0.05 }], {})).toThrow(
+      /specs\[1\]\.designChange: must be greater than the tolerance/,
+    );
+  });
+
+  it('stores the design change, its standardized drift and the mixture weight in the evidence', () => {
+    const canary = logNormalSample(70, 100, 1.05);
+    const baseline = logNormalSample(71, 100);
+    const tuned = judgeMetric(latency('sequential'), canary, baseline);
+    const evidence = tuned.evidence;
+    if (evidence?.test !== 'sequential') throw new Error('expected sequential evidence');
+    expect(evidence.designChange).toBe(0.2);
+    expect(evidence.designWeight).toBe(DESIGN_MIXTURE_WEIGHT);
+    // (0.2 - 0.1)·|mean_b| / √(s²_c + 1.1²·s²_b) from the samples themselves.
+    const moments = (xs: number[]): { mean: number; variance: number } => {
+      const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return { mean, variance: xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1) };
+    };
+    const c = moments(canary);
+    const b = moments(baseline);
+    expect(evidence.designEffect!).toBeCloseTo((0.1 * b.mean) / Math.sqrt(c.variance + 1.21 * b.variance), 9);
+    const untuned = judgeMetric(latency('sequential', { designChange: null }), canary, baseline).evidence;
+    if (untuned?.test !== 'sequential') throw new Error('expected sequential evidence');
+    expect(untuned).toMatchObject({ designChange: null, designEffect: null, designWeight: 0 });
+    expect(JSON.parse(JSON.stringify(tuned))).toEqual(tuned);
   });
 });
 

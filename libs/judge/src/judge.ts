@@ -58,8 +58,16 @@ export interface SequentialEvidence {
   readonly eValueThreshold: number;
   /** Information at this look in pairs of samples. */
   readonly effectiveSamples: number | null;
+  /** ρ² of the broad half-normal part of the mixture. */
   readonly mixtureVariance: number;
+  /** The sample size per arm at which the broad part's boundary is tightest. */
   readonly plannedSamples: number;
+  /** The relative change on the bad side the test is tuned for (spec `designChange`); null: none. */
+  readonly designChange: number | null;
+  /** That change as a standardized drift per pair of samples: the centre of the design part of the mixture. */
+  readonly designEffect: number | null;
+  /** Weight of the design part of the mixture (0 without one). */
+  readonly designWeight: number;
 }
 
 export interface MannWhitneyEvidence {
@@ -216,6 +224,7 @@ function judgeSequential(
     tolerance: spec.tolerance,
     alpha: spec.alpha,
     plannedSamples: SEQUENTIAL_PLANNED_SAMPLES,
+    designChange: spec.designChange,
   });
   const verdict: Verdict = look.decision === 'fail' ? 'fail' : look.decision === 'pass' ? 'pass' : 'inconclusive';
   const effect: EffectSize = {
@@ -238,6 +247,9 @@ function judgeSequential(
     effectiveSamples: finite(look.effectiveSamples),
     mixtureVariance: look.mixtureVariance,
     plannedSamples: SEQUENTIAL_PLANNED_SAMPLES,
+    designChange: spec.designChange,
+    designEffect: look.designEffect === null ? null : finite(look.designEffect),
+    designWeight: look.designWeight,
   };
   return { verdict, effect, evidence, explanation: explainSequential(spec, verdict, effect, evidence, canarySummary, baselineSummary) };
 }

@@ -22,6 +22,14 @@ export interface MetricSpec {
   readonly alpha?: number;
   /** Fewer valid samples than this on either side gives `no-data`. Default 10, at least 2. */
   readonly minSamples?: number;
+  /**
+   * Sequential test only: the relative change on the bad side that the test is tuned to decide
+   * fastest (its design change, as a fixed-horizon test is sized for one). Must exceed the
+   * tolerance. Default: twice the tolerance (e.g. +10 % for a 5 % tolerance); `null`, or a
+   * tolerance of 0 without a design change, uses the untuned broad mixture alone. It changes only
+   * how soon the test decides, never its error bound.
+   */
+  readonly designChange?: number | null;
 }
 
 /** A spec with every default filled in. */
@@ -33,11 +41,15 @@ export interface ResolvedMetricSpec {
   readonly test: JudgeTest;
   readonly alpha: number;
   readonly minSamples: number;
+  /** Null: no design change (broad mixture only). */
+  readonly designChange: number | null;
 }
 
 export const DEFAULT_ALPHA = 0.05;
 export const DEFAULT_MIN_SAMPLES = 10;
 export const DEFAULT_TEST: JudgeTest = 'sequential';
+/** The default design change is this multiple of the tolerance. */
+export const DEFAULT_DESIGN_FACTOR = 2;
 
 /** One problem in a spec or in judge input, with where it is. */
 export interface JudgeIssue {
@@ -60,7 +72,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-const KNOWN_KEYS = new Set(['name', 'direction', 'tolerance', 'critical', 'test', 'alpha', 'minSamples']);
+const KNOWN_KEYS = new Set(['name', 'direction', 'tolerance', 'critical', 'test', 'alpha', 'minSamples', 'designChange']);
 
 /** Lists every problem with a metric spec (empty when it is valid). */
 export function metricSpecIssues(input: unknown, path = 'spec'): JudgeIssue[] {
@@ -70,7 +82,7 @@ export function metricSpecIssues(input: unknown, path = 'spec'): JudgeIssue[] {
   for (const key of Object.keys(input)) {
     if (!KNOWN_KEYS.has(key)) issues.push({ path: at(key), message: 'unknown field' });
   }
-  const { name, direction, tolerance, critical, test, alpha, minSamples } = input;
+  const { name, direction, tolerance, critical, test, alpha, minSamples, designChange } = input;
   if (typeof name !== 'string' || name.trim() === '') {
     issues.push({ path: at('name'), message: 'must be a non-empty string' });
   }
@@ -92,6 +104,13 @@ export function metricSpecIssues(input: unknown, path = 'spec'): JudgeIssue[] {
   if (minSamples !== undefined && (typeof minSamples !== 'number' || !Number.isInteger(minSamples) || minSamples < 2)) {
     issues.push({ path: at('minSamples'), message: 'must be an integer >= 2' });
   }
+  if (designChange !== undefined && designChange !== null) {
+    if (typeof designChange !== 'number' || !Number.isFinite(designChange)) {
+      issues.push({ path: at('designChange'), message: 'must be a finite number greater than the tolerance (relative: 0.1 is 10 %), or null' });
+    } else if (typeof tolerance === 'number' && Number.isFinite(tolerance) && !(designChange > tolerance)) {
+      issues.push({ path: at('designChange'), message: `must be greater than the tolerance (${tolerance}): it is the regression the sequential test should catch fastest` });
+    }
+  }
   return issues;
 }
 
@@ -108,5 +127,11 @@ export function resolveMetricSpec(input: unknown, path = 'spec'): ResolvedMetric
     test: spec.test ?? DEFAULT_TEST,
     alpha: spec.alpha ?? DEFAULT_ALPHA,
     minSamples: spec.minSamples ?? DEFAULT_MIN_SAMPLES,
+    designChange: spec.designChange === undefined ? defaultDesignChange(spec.tolerance) : spec.designChange,
   };
+}
+
+/** Twice the tolerance; none for a tolerance of 0 (a multiple of 0 is no change to tune for). */
+export function defaultDesignChange(tolerance: number): number | null {
+  return tolerance > 0 ? DEFAULT_DESIGN_FACTOR * tolerance : null;
 }
