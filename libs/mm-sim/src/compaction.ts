@@ -84,7 +84,7 @@ export function compactZone(k: Kernel, order: number, budgetBlocks: number, asyn
     let moved = 0;
     let out = false;
     for (let p = start; p < start + PAGEBLOCK_PAGES; p++) {
-      const o = ph.owner[p]!;
+      const o = ph.ownerOf(p);
       if (o === 0 || ph.ownerMovable[o] === 0) continue;
       // Find a free frame in a target block above b.
       while (target < 0 || ph.pbFree[target] === 0) {

@@ -21,11 +21,12 @@ import {
 import {
   V as V_,
 } from './counters.js';
-import { compactZone } from './compaction.js';
+import { compactZone as compactZone_ } from './compaction.js';
 import type { Kernel } from './kernel.js';
 import type { Rng } from './rng.js';
 
 // Module-local copies: loaders that emulate ESM live bindings with getters make imported constants slow in hot loops.
+const compactZone = compactZone_;
 const PMD_ORDER = PMD_ORDER_;
 const COMPACTION_PROACTIVENESS = COMPACTION_PROACTIVENESS_;
 const COMPACT_BLOCK_BUDGET_SYNC_LIGHT = COMPACT_BLOCK_BUDGET_SYNC_LIGHT_;

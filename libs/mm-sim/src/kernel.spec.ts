@@ -249,6 +249,29 @@ describe('deferred split and the underused-THP shrinker', () => {
     expect(b.k.checkInvariants()).toEqual([]);
   });
 
+  it('refaults next to a split-pending THP with base pages and keeps the accounting through the split', () => {
+    const b = makeBench(256, { enabled: 'always', hugepages: { 'hugepages-16kB': { enabled: 'always' } } });
+    const t = b.task('w');
+    const v = b.vma(t, 'heap', 2);
+    b.ops.touchRange(v, 0, 1);
+    expect(v.physPages).toBe(512);
+    b.ops.zapRange(v, 0, 4, false);
+    expect(vm(b.k, V.thp_split_pmd)).toBe(1);
+    // Page 0 faults again while the THP waits for its split: one base page, no 16 kB folio.
+    b.ops.touchRange(v, 0, 1);
+    expect(mthp(b.k, 2, M.anon_fault_alloc)).toBe(0);
+    expect(v.physPages).toBe(512 + 1);
+    expect(b.k.checkInvariants()).toEqual([]);
+    b.k.shrinkSlabSweep(0);
+    expect(vm(b.k, V.thp_split_page)).toBe(1);
+    expect(v.physPages).toBe(1);
+    expect(b.k.checkInvariants()).toEqual([]);
+    // Once split, the region takes mTHP folios again.
+    b.ops.touchRange(v, 64, 1);
+    expect(mthp(b.k, 2, M.anon_fault_alloc)).toBe(1);
+    expect(b.k.checkInvariants()).toEqual([]);
+  });
+
   it('splits fully mapped THPs with more than max_ptes_none zero-filled pages when shrink_underused=1', () => {
     const make = (maxNone: number, shrink: 0 | 1) => {
       const b = makeBench(256, { enabled: 'always', shrink_underused: shrink, khugepaged: { max_ptes_none: maxNone } });

@@ -12,8 +12,8 @@ import {
   THP_ORDERS_ALL_ANON as THP_ORDERS_ALL_ANON_,
   TvaType as TvaType_,
   VmaAdvice as VmaAdvice_,
-  applyHookReturn,
-  highestOrder,
+  applyHookReturn as applyHookReturn_,
+  highestOrder as highestOrder_,
   type HookAbi,
   type HookInput,
   type ThpHook,
@@ -57,18 +57,18 @@ import {
   CgroupTree,
   MAX_CGROUPS as MAX_CGROUPS_,
 } from './cgroups.js';
-import { bucketIndex, WindowedHistogram } from './histogram.js';
+import { bucketIndex as bucketIndex_, WindowedHistogram } from './histogram.js';
 import {
   Mt as Mt_,
   PhysMem,
-  popcount32,
+  popcount32 as popcount32_,
 } from './physmem.js';
 import { Rng } from './rng.js';
 import {
   DefragMode as DefragMode_,
-  anonSysfsMask,
+  anonSysfsMask as anonSysfsMask_,
   computeMasks,
-  shmemSysfsMask,
+  shmemSysfsMask as shmemSysfsMask_,
   type SysfsMasks,
   type ThpSysfs,
 } from './sysfs.js';
@@ -77,10 +77,17 @@ import {
   Vma,
   VmaKind as VmaKind_,
 } from './vma.js';
-import { compactZone } from './compaction.js';
+import { compactZone as compactZone_ } from './compaction.js';
 import { FileLru } from './reclaim.js';
 
 // Module-local copies: loaders that emulate ESM live bindings with getters make imported constants slow in hot loops.
+const applyHookReturn = applyHookReturn_;
+const highestOrder = highestOrder_;
+const bucketIndex = bucketIndex_;
+const popcount32 = popcount32_;
+const anonSysfsMask = anonSysfsMask_;
+const shmemSysfsMask = shmemSysfsMask_;
+const compactZone = compactZone_;
 const TvaType = TvaType_;
 type TvaType = TvaType_;
 const VmaAdvice = VmaAdvice_;
@@ -125,6 +132,8 @@ const VMSTAT_EVENTS = VMSTAT_EVENTS_;
 const MAX_CGROUPS = MAX_CGROUPS_;
 
 const PMD_BIT = 1 << PMD_ORDER;
+/** 2 ** i for shrinker priorities 0..12. */
+const POW2 = Float64Array.from({ length: 13 }, (_, i) => 2 ** i);
 /** Orders shmem can allocate: file default orders 1..9 (kif 5.1). */
 const SHMEM_ORDERS = ((1 << (PMD_ORDER + 1)) - 1) & ~1;
 /** Events at or above this latency are recorded individually (they block a thread noticeably). */
@@ -203,7 +212,7 @@ class MutableHookInput implements HookInput {
   pressure = 0;
 }
 
-/** Deferred-split queue: a growable ring of (vma slot, region, generation). */
+/** Deferred-split queue: a growable ring of (vma slot, region, generation); the capacity is a power of two. */
 class SplitQueue {
   private v = new Int32Array(1024);
   private r = new Int32Array(1024);
@@ -213,7 +222,7 @@ class SplitQueue {
 
   push(vma: number, region: number, gen: number): void {
     if (this.len === this.v.length) this.grow();
-    const i = (this.head + this.len) % this.v.length;
+    const i = (this.head + this.len) & (this.v.length - 1);
     this.v[i] = vma;
     this.r[i] = region;
     this.g[i] = gen;
@@ -226,7 +235,7 @@ class SplitQueue {
     const nr = new Int32Array(cap);
     const ng = new Uint32Array(cap);
     for (let k = 0; k < this.len; k++) {
-      const i = (this.head + k) % this.v.length;
+      const i = (this.head + k) & (this.v.length - 1);
       nv[k] = this.v[i]!;
       nr[k] = this.r[i]!;
       ng[k] = this.g[i]!;
@@ -243,7 +252,7 @@ class SplitQueue {
     this.outVma = this.v[this.head]!;
     this.outRegion = this.r[this.head]!;
     this.outGen = this.g[this.head]!;
-    this.head = (this.head + 1) % this.v.length;
+    this.head = (this.head + 1) & (this.v.length - 1);
     this.len--;
     return true;
   }
@@ -315,6 +324,8 @@ export class Kernel {
   private readonly splitQueues: (SplitQueue | null)[] = new Array<SplitQueue | null>(MAX_CGROUPS).fill(null);
   /** nr_deferred of the deferred-split shrinker, per memcg. */
   private readonly splitDeferred = new Float64Array(MAX_CGROUPS);
+  /** Memcg slots that have a deferred-split queue, ascending. */
+  private readonly splitActive: number[] = [];
   private splitGen = 0;
   private rotate = 0;
   nowMs = 0;
@@ -816,19 +827,22 @@ export class Kernel {
    */
   shrinkSlabSweep(lowest: number): number {
     let freed = 0;
-    // shrink_node visits every memcg; the shrinker is memcg-aware (one queue per memcg).
-    for (let cg = 0; cg < MAX_CGROUPS; cg++) {
-      const q = this.splitQueues[cg];
-      if (q === null || q === undefined) continue;
+    // shrink_node visits every memcg; the shrinker is memcg-aware (one queue per memcg). Only
+    // memcgs that have a queue are visited, in id order.
+    const active = this.splitActive;
+    for (let i = 0; i < active.length; i++) {
+      const cg = active[i]!;
+      const q = this.splitQueues[cg]!;
       for (let prio = 12; prio >= lowest; prio--) {
         const n = q.len;
         if (n === 0) {
           this.splitDeferred[cg] = 0;
           break;
         }
-        const delta = Math.floor(n / 2 ** prio) * 2;
+        const scale = POW2[prio]!;
+        const delta = Math.floor(n / scale) * 2;
         const nr = this.splitDeferred[cg]!;
-        let total = Math.min(Math.floor(nr / 2 ** prio) + delta, 2 * n);
+        let total = Math.min(Math.floor(nr / scale) + delta, 2 * n);
         let scanned = 0;
         while (total >= SHRINK_BATCH || total >= n) {
           const k = Math.min(SHRINK_BATCH, total);
@@ -1015,7 +1029,10 @@ export class Kernel {
       // The kernel consults the hook on every 4K fault here; the sim asks once per batch.
       if (this.hook !== null) this.hookEquivalentCalls += Math.max(0, newCount - 1);
     }
-    if (orders === 0) {
+    // Next to a PTE-mapped THP waiting for its split the model places base pages only: it counts
+    // the region's extra frames but not which pages they map, so it cannot split the THP later
+    // and keep a partly written mTHP folio mapped.
+    if (orders === 0 || v.regThp[r]! >= 0) {
       this.baseBatch(t, v, r, this.scratchNew, newCount);
       return;
     }
@@ -1305,6 +1322,8 @@ export class Kernel {
     if (q === null || q === undefined) {
       q = new SplitQueue();
       this.splitQueues[cg] = q;
+      this.splitActive.push(cg);
+      this.splitActive.sort((a, b) => a - b);
     }
     q.push(v.slot, r, gen);
   }
@@ -1318,6 +1337,7 @@ export class Kernel {
 
   /** Drops a memcg's deferred-split queue (the cgroup is gone). */
   dropSplitQueue(cg: number): void {
+    if (this.splitQueues[cg] !== null) this.splitActive.splice(this.splitActive.indexOf(cg), 1);
     this.splitQueues[cg] = null;
     this.splitDeferred[cg] = 0;
   }
@@ -1503,7 +1523,7 @@ export class Kernel {
       let blockFree = 0;
       let pinned = 0;
       for (let p = b * PAGEBLOCK_PAGES; p < (b + 1) * PAGEBLOCK_PAGES; p++) {
-        const o = ph.owner[p]!;
+        const o = ph.ownerOf(p);
         const bit = (ph.used[p >>> 5]! >>> (p & 31)) & 1;
         if ((o === 0) !== (bit === 0)) {
           errs.push(`frame ${p}: owner ${o} but used bit ${bit}`);
@@ -1518,10 +1538,10 @@ export class Kernel {
       if (blockFree !== ph.pbFree[b]) errs.push(`pageblock ${b}: ${blockFree} free frames, counter says ${ph.pbFree[b]}`);
       if (pinned !== ph.pbPinned[b]) errs.push(`pageblock ${b}: ${pinned} pinned frames, counter says ${ph.pbPinned[b]}`);
       if (ph.pbHuge[b] === 1) {
-        const o = ph.owner[b * PAGEBLOCK_PAGES]!;
+        const o = ph.ownerOf(b * PAGEBLOCK_PAGES);
         for (let p = b * PAGEBLOCK_PAGES; p < (b + 1) * PAGEBLOCK_PAGES; p++) {
-          if (ph.owner[p] !== o) {
-            errs.push(`huge pageblock ${b}: frame ${p} owned by ${ph.owner[p]}, not ${o}`);
+          if (ph.ownerOf(p) !== o) {
+            errs.push(`huge pageblock ${b}: frame ${p} owned by ${ph.ownerOf(p)}, not ${o}`);
             break;
           }
         }
@@ -1529,6 +1549,7 @@ export class Kernel {
       free += blockFree;
     }
     if (free !== ph.freePages) errs.push(`free frames ${free} != freePages ${ph.freePages}`);
+    errs.push(...ph.checkStructures());
     let owned = 0;
     for (let o = 1; o < 256; o++) {
       owned += counts[o]!;
@@ -1561,7 +1582,7 @@ export class Kernel {
         if (v.regState[r] === Region.Pmd) {
           pmd++;
           const b = v.regThp[r]!;
-          if (b < 0 || ph.pbHuge[b] !== 1 || ph.owner[b * PAGEBLOCK_PAGES] !== v.owner) errs.push(`VMA ${v.name} region ${r}: PMD-mapped without its huge pageblock`);
+          if (b < 0 || ph.pbHuge[b] !== 1 || ph.ownerOf(b * PAGEBLOCK_PAGES) !== v.owner) errs.push(`VMA ${v.name} region ${r}: PMD-mapped without its huge pageblock`);
         }
         if (v.regState[r] !== Region.None) tables++;
         // Frames a region holds: its order-9 folio plus base pages faulted after a PMD split, or one per mapped page.

@@ -20,7 +20,7 @@ import {
   V as V_,
 } from './counters.js';
 import type { Kernel, Task } from './kernel.js';
-import { hugepagePmdEnabled } from './sysfs.js';
+import { hugepagePmdEnabled as hugepagePmdEnabled_ } from './sysfs.js';
 import {
   Region as Region_,
   VmaKind as VmaKind_,
@@ -28,6 +28,7 @@ import {
 } from './vma.js';
 
 // Module-local copies: loaders that emulate ESM live bindings with getters make imported constants slow in hot loops.
+const hugepagePmdEnabled = hugepagePmdEnabled_;
 const TvaType = TvaType_;
 type TvaType = TvaType_;
 const Region = Region_;

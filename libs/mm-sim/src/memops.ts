@@ -8,11 +8,12 @@ import {
   PAGEBLOCK_WORDS as PAGEBLOCK_WORDS_,
 } from './constants.js';
 import type { Kernel } from './kernel.js';
-import { popcount32 } from './physmem.js';
+import { popcount32 as popcount32_ } from './physmem.js';
 import type { Rng } from './rng.js';
 import type { Vma } from './vma.js';
 
 // Module-local copies: loaders that emulate ESM live bindings with getters make imported constants slow in hot loops.
+const popcount32 = popcount32_;
 const PAGEBLOCK_PAGES = PAGEBLOCK_PAGES_;
 const PAGEBLOCK_WORDS = PAGEBLOCK_WORDS_;
 

@@ -30,7 +30,7 @@ import {
 } from './vma.js';
 import { type CgroupInfo, normalizeCgroupPath } from './cgroups.js';
 import { Daemons } from './daemons.js';
-import { latencyBucket, WindowedHistogram } from './histogram.js';
+import { latencyBucket as latencyBucket_, WindowedHistogram } from './histogram.js';
 import {
   Kernel,
   ThpDisable as ThpDisable_,
@@ -43,7 +43,7 @@ import { buildMetrics, type NodeMetrics } from './metrics.js';
 import { PsiTracker } from './psi.js';
 import { Rng, deriveSeed } from './rng.js';
 import { applySysfsPatch, defaultSysfs, type SysfsPatch, type ThpSysfs } from './sysfs.js';
-import { tlbCost, type TlbResult } from './tlb.js';
+import { tlbCost as tlbCost_, type TlbResult } from './tlb.js';
 import {
   WORKLOAD_KINDS as WORKLOAD_KINDS_,
   createModel,
@@ -54,6 +54,8 @@ import {
 } from './workloads.js';
 
 // Module-local copies: loaders that emulate ESM live bindings with getters make imported constants slow in hot loops.
+const latencyBucket = latencyBucket_;
+const tlbCost = tlbCost_;
 const TvaType = TvaType_;
 type TvaType = TvaType_;
 const VmaAdvice = VmaAdvice_;

@@ -6,7 +6,7 @@ const MIB = 1024 * 1024;
 
 function owned(ph: PhysMem, o: number): number {
   let n = 0;
-  for (let p = 0; p < ph.nPages; p++) if (ph.owner[p] === o) n++;
+  for (let p = 0; p < ph.nPages; p++) if (ph.ownerOf(p) === o) n++;
   return n;
 }
 
@@ -101,12 +101,147 @@ describe('PhysMem (pageblocks, buddy free lists, migratetypes)', () => {
     const ph = new PhysMem(64 * MIB);
     const a = ph.registerOwner(Mt.Movable, true);
     ph.allocPages(a, 10);
-    const src = ph.owner.indexOf(a);
+    let src = 0;
+    while (ph.ownerOf(src) !== a) src++;
     const dst = 20 * PAGEBLOCK_PAGES + 3;
     ph.movePage(src, dst);
-    expect(ph.owner[src]).toBe(0);
-    expect(ph.owner[dst]).toBe(a);
+    expect(ph.ownerOf(src)).toBe(0);
+    expect(ph.ownerOf(dst)).toBe(a);
     expect(ph.ownerPages[a]).toBe(10);
     expect(ph.pbFree[20]).toBe(PAGEBLOCK_PAGES - 1);
+  });
+});
+
+/** A deterministic scramble of owners over the frames of a PhysMem (tests drive frames directly). */
+function scrambled(seed: number): { ph: PhysMem; owners: number[] } {
+  const ph = new PhysMem(64 * MIB);
+  const owners = [ph.registerOwner(Mt.Movable, true), ph.registerOwner(Mt.Movable, true), ph.registerOwner(Mt.Unmovable, false)];
+  let x = seed;
+  const next = (n: number): number => {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    return (x >>> 8) % n;
+  };
+  // Interleaved small allocations, then scattered frees: every kind of owner word occurs.
+  while (ph.freePages > 2 * PAGEBLOCK_PAGES) ph.allocPages(owners[next(3)]!, 1 + next(40));
+  for (let i = 0; i < 400; i++) ph.freeInRange(owners[next(3)]!, next(ph.nPb), 1 + next(60), next(3) === 0 ? 0 : 2 + next(6), 0, PAGEBLOCK_PAGES - 1);
+  ph.resetChunkLog();
+  return { ph, owners };
+}
+
+/** The owner of every frame (0 = free), as ownerOf() reports it. */
+function ownersOf(ph: PhysMem): Uint8Array {
+  const out = new Uint8Array(ph.nPages);
+  for (let p = 0; p < ph.nPages; p++) out[p] = ph.ownerOf(p);
+  return out;
+}
+
+/** Index of the first frame whose owner differs, or -1. */
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+/** Frame-by-frame reference of freeInRange: groups of 4 frames from the top of [lo, hi], frames high to low in each. */
+function referenceFree(owner: Uint8Array, o: number, b: number, n: number, keepOneIn: number, lo: number, hi: number): { freed: number[]; kept: number } {
+  const start = b * PAGEBLOCK_PAGES;
+  const freed: number[] = [];
+  let seen = 0;
+  for (let g = (start + hi) >>> 2; g >= (start + lo) >>> 2 && seen < n; g--) {
+    for (let p = g * 4 + 3; p >= g * 4 && seen < n; p--) {
+      if (owner[p] !== o) continue;
+      seen++;
+      if (keepOneIn > 0 && seen % keepOneIn === 0) continue;
+      freed.push(p);
+    }
+  }
+  return { freed, kept: seen - freed.length };
+}
+
+describe('PhysMem word-level paths against a frame-by-frame reference', () => {
+  it('freeInRange and freeInBlock free exactly the frames the frame-by-frame rule picks', () => {
+    const { ph, owners } = scrambled(11);
+    let x = 5;
+    const next = (n: number): number => {
+      x = (Math.imul(x, 22695477) + 1) >>> 0;
+      return (x >>> 8) % n;
+    };
+    for (let i = 0; i < 600; i++) {
+      const o = owners[next(3)]!;
+      const b = next(ph.nPb);
+      const n = 1 + next(200);
+      const keep = [0, 0, 1, 2, 3, 6][next(6)]!;
+      const lo = next(PAGEBLOCK_PAGES);
+      const hi = lo + next(PAGEBLOCK_PAGES - lo);
+      const whole = i % 4 === 0;
+      const before = ownersOf(ph);
+      const ref = whole ? referenceFree(before, o, b, n, 0, 0, PAGEBLOCK_PAGES - 1) : referenceFree(before, o, b, n, keep, lo, hi);
+      const got = whole ? ph.freeInBlock(o, b, n) : ph.freeInRange(o, b, n, keep, lo, hi);
+      expect(got).toBe(ref.freed.length);
+      if (!whole) expect(ph.lastKept).toBe(ref.kept);
+      for (const p of ref.freed) before[p] = 0;
+      expect(firstDifference(ownersOf(ph), before)).toBe(-1);
+      for (const p of ref.freed) expect((ph.used[p >>> 5]! >>> (p & 31)) & 1).toBe(0);
+      if (i % 50 === 0) expect(ph.checkStructures()).toEqual([]);
+    }
+    expect(ph.checkStructures()).toEqual([]);
+  });
+
+  it('fills partly used words before free ones, lowest frames first, and records the chunk', () => {
+    const { ph, owners } = scrambled(23);
+    for (let i = 0; i < 200; i++) {
+      const o = owners[i % 3]!;
+      const usedBefore = ph.used.slice();
+      const ownerBefore = ownersOf(ph);
+      ph.resetChunkLog();
+      const n = 1 + ((i * 37) % 150);
+      expect(ph.allocPages(o, n)).toBe(n);
+      let total = 0;
+      for (let c = 0; c < ph.chunkN; c++) {
+        const b = ph.chunkBlock[c]!;
+        const count = ph.chunkCount[c]!;
+        total += count;
+        // Expected: partly used words in address order, then free words; low frames first.
+        const expected: number[] = [];
+        for (const pass of [0, 1]) {
+          for (let w = 0; w < 16 && expected.length < count; w++) {
+            const word = usedBefore[b * 16 + w]!;
+            if (word === 0xffffffff || (pass === 0) === (word === 0)) continue;
+            for (let bit = 0; bit < 32 && expected.length < count; bit++) if (((word >>> bit) & 1) === 0) expected.push(b * PAGEBLOCK_PAGES + w * 32 + bit);
+          }
+        }
+        expect(expected.length).toBe(count);
+        for (const p of expected) {
+          expect(ownerBefore[p]).toBe(0);
+          expect(ph.ownerOf(p)).toBe(o);
+        }
+        expect(ph.chunkLo[c]).toBe(Math.min(...expected) - b * PAGEBLOCK_PAGES);
+        expect(ph.chunkHi[c]).toBe(Math.max(...expected) - b * PAGEBLOCK_PAGES);
+        for (const p of expected) ownerBefore[p] = o;
+      }
+      expect(total).toBe(n);
+      expect(firstDifference(ownersOf(ph), ownerBefore)).toBe(-1);
+      if (ph.freePages < 400) for (let b = 0; b < ph.nPb; b++) ph.freeInBlock(owners[b % 3]!, b, 40);
+    }
+    expect(ph.checkStructures()).toEqual([]);
+  });
+
+  it('walks an owner’s pageblocks in address order from its cursor, wrapping round', () => {
+    const ph = new PhysMem(64 * MIB);
+    const a = ph.registerOwner(Mt.Movable, true);
+    const filler = ph.registerOwner(Mt.Movable, true);
+    // Frames of a in blocks 3, 9 and 20 only.
+    ph.allocPages(filler, ph.nPages);
+    for (const b of [3, 9, 20]) {
+      ph.freeInBlock(filler, b, 10);
+      ph.allocPages(a, 10);
+      expect(ph.lastBlock).toBe(b);
+    }
+    // From block 10: 20 first, then round to 3.
+    expect(ph.freeOwnerPages(a, 15, -1, 10)).toBe(15);
+    expect(ph.freeInBlock(a, 20, 10)).toBe(0);
+    expect(ph.freeInBlock(a, 3, 10)).toBe(5);
+    expect(ph.freeInBlock(a, 9, 10)).toBe(10);
+    expect(ph.ownerPages[a]).toBe(0);
+    expect(ph.checkStructures()).toEqual([]);
   });
 });

@@ -11,7 +11,11 @@
  * unmovable allocations (page tables, slab) pollute movable pageblocks once memory is full,
  * which is where fragmentation comes from.
  *
- * Everything is in typed arrays; nothing here allocates after construction.
+ * Everything is in typed arrays; nothing here allocates after construction. The hot paths work
+ * a word at a time: 32 used bits, four owner bytes (an exact zero-byte test finds an owner's
+ * frames in a group of four), and a per-word owner summary (`wordOwner`) that lets the free
+ * paths skip words of other owners and take a single owner's word from its used bits alone.
+ * Owner bytes are only meaningful for used frames (ownerOf()); freeing clears used bits only.
  */
 import {
   CLAIM_THRESHOLD_PAGES as CLAIM_THRESHOLD_PAGES_,
@@ -40,7 +44,6 @@ const FALLBACKS: readonly (readonly Mt[])[] = [
 ];
 const LIST_ORDERS = PAGEBLOCK_ORDER + 1; // 0..9
 export const MAX_OWNERS = 255;
-const PRESENCE_WORDS = 8; // 256 owner bits per pageblock
 /** Entries of the allocation chunk log; an allocPages call of n frames fills at most n entries. */
 export const CHUNK_LOG_CAPACITY = 1024;
 
@@ -50,21 +53,6 @@ export function popcount32(x: number): number {
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
   x = (x + (x >>> 4)) & 0x0f0f0f0f;
   return Math.imul(x, 0x01010101) >>> 24;
-}
-
-/** Largest aligned free buddy order (0..4) inside one 32-page word, or -1 if the word is full. */
-function wordMaxFreeOrder(usedWord: number): number {
-  const free = ~usedWord >>> 0;
-  if (free === 0) return -1;
-  const a1 = free & (free >>> 1);
-  if ((a1 & 0x55555555) === 0) return 0;
-  const a2 = a1 & (a1 >>> 2);
-  if ((a2 & 0x11111111) === 0) return 1;
-  const a3 = a2 & (a2 >>> 4);
-  if ((a3 & 0x01010101) === 0) return 2;
-  const a4 = a3 & (a3 >>> 8);
-  if ((a4 & 0x00010001) === 0) return 3;
-  return 4;
 }
 
 /** Bit positions (aligned) where a free run of 2^order starts, order 0..4. */
@@ -97,15 +85,107 @@ function lowestBit(x: number): number {
   return 31 - Math.clz32(x & -x);
 }
 
+/** wordOwner value of a used word whose frames belong to several owners (or may). */
+const MIXED = 0xffff;
+
+/** The `k` highest set bits of `x` (k < popcount(x) = c), as an int32. */
+function highestBits(x: number, k: number, c: number): number {
+  if (k <= c - k) {
+    let keep = 0;
+    for (let i = 0; i < k; i++) {
+      const hb = 1 << (31 - Math.clz32(x));
+      keep |= hb;
+      x ^= hb;
+    }
+    return keep;
+  }
+  for (let i = k; i < c; i++) x &= x - 1;
+  return x;
+}
+
+/** The `k` lowest set bits of `x` (k < popcount(x)), as an int32. */
+function lowestBits(x: number, k: number): number {
+  let keep = 0;
+  for (let i = 0; i < k; i++) {
+    const lb = x & -x;
+    keep |= lb;
+    x &= x - 1;
+  }
+  return keep;
+}
+
+/** Largest aligned free buddy order (0..4) inside a 32-frame used word that is neither full nor free. */
+function wordMaxFreeOrder(x: number): number {
+  const f = ~x;
+  const a1 = f & (f >>> 1);
+  if ((a1 & 0x55555555) === 0) return 0;
+  const a2 = a1 & (a1 >>> 2);
+  if ((a2 & 0x11111111) === 0) return 1;
+  const a3 = a2 & (a2 >>> 4);
+  if ((a3 & 0x01010101) === 0) return 2;
+  if ((a3 & (a3 >>> 8) & 0x00010001) === 0) return 3;
+  return 4;
+}
+
+/** Order 5..8 from the wholly free words of a block (`candidates`: words to look at, at least one free). */
+function zeroWordsOrder(u: Int32Array, base: number, candidates: number): number {
+  let zeroMask = 0;
+  for (let ws = candidates; ws !== 0; ws &= ws - 1) {
+    const w = 31 - Math.clz32(ws & -ws);
+    if (u[base + w] === 0) zeroMask |= 1 << w;
+  }
+  return ordFromZeroMask(zeroMask);
+}
+
+/** Buddy order of the largest aligned run of free words: 5 = one word, 6 = pair, 7 = quad, 8 = octet. */
+function ordFromZeroMask(zeroMask: number): number {
+  if ((zeroMask & 0xff) === 0xff || (zeroMask & 0xff00) === 0xff00) return 8;
+  for (let g = 0; g < 16; g += 4) if (((zeroMask >>> g) & 0xf) === 0xf) return 7;
+  for (let g = 0; g < 16; g += 2) if (((zeroMask >>> g) & 0x3) === 0x3) return 6;
+  return 5;
+}
+
+// Owner bytes are also read and written four frames at a time (one 32-bit word per 4 frames).
+// A "frame nibble" has bit j set for frame j of such a group (frame j is byte j in memory).
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+/** NIB_BYTES[m]: the byte lanes of an owner word holding the frames of nibble m. */
+const NIB_BYTES = new Int32Array(16);
+/** Frame nibble of the zero-byte test's lane bits (identity on little-endian machines). */
+const LANE_NIB = new Uint8Array(16);
+for (let m = 0; m < 16; m++) {
+  let bytes = 0;
+  let lanes = 0;
+  for (let j = 0; j < 4; j++) {
+    if (((m >>> j) & 1) === 0) continue;
+    bytes |= 0xff << (8 * (LITTLE_ENDIAN ? j : 3 - j));
+    lanes |= 1 << (LITTLE_ENDIAN ? j : 3 - j);
+  }
+  NIB_BYTES[m] = bytes;
+  LANE_NIB[m] = lanes;
+}
+
 export class PhysMem {
   readonly nPb: number;
   readonly nPages: number;
-  /** Owner of each frame; 0 = free. */
-  readonly owner: Uint8Array;
-  /** The same bytes viewed four at a time. */
-  private readonly owner32: Uint32Array;
+  /**
+   * Owner byte of each frame, meaningful for used frames only (see ownerOf): freeing clears
+   * the used bits and leaves the bytes, which the next allocation of the frame overwrites.
+   */
+  private readonly owner: Uint8Array;
+  /** The same bytes viewed four at a time (int32: the hot loops stay in integer registers). */
+  private readonly owner32: Int32Array;
   /** Used bit per frame, 16 words per pageblock. */
   readonly used: Uint32Array;
+  /** The same words as int32. */
+  private readonly usedI: Int32Array;
+  /**
+   * Per used word (32 frames): 0 when all its frames are free, the owner when every used frame
+   * of the word belongs to that one owner, MIXED otherwise (or when not known: a word that was
+   * mixed stays MIXED until it is empty). Lets the free paths skip words of other owners and
+   * take a single owner's word from its used bits alone.
+   */
+  private readonly wordOwner: Uint16Array;
+
   readonly pbFree: Uint16Array;
   /** Used frames that cannot be migrated (unmovable and reclaimable owners). */
   readonly pbPinned: Uint16Array;
@@ -121,8 +201,13 @@ export class PhysMem {
   private readonly listOf: Int16Array;
   private readonly head: Int32Array;
   readonly listCount: Int32Array;
-  /** Owner presence bits per pageblock (may be stale-positive; cleared when a scan finds none). */
+  /**
+   * Owner presence bits (may be stale-positive; cleared when a scan finds none): one row of
+   * nPb bits per owner, so an owner's pageblocks are found 32 at a time.
+   */
   readonly presence: Uint32Array;
+  /** 32-bit words per presence row. */
+  private readonly rowWords: number;
   readonly ownerPages: Int32Array;
   readonly ownerMovable: Uint8Array;
   readonly ownerMt: Uint8Array;
@@ -140,8 +225,10 @@ export class PhysMem {
     if (this.nPb < 16) throw new Error(`PhysMem: memory ${memoryBytes} bytes is below 16 pageblocks (32 MiB)`);
     this.nPages = this.nPb * PAGEBLOCK_PAGES;
     this.owner = new Uint8Array(this.nPages);
-    this.owner32 = new Uint32Array(this.owner.buffer);
+    this.owner32 = new Int32Array(this.owner.buffer);
     this.used = new Uint32Array(this.nPb * PAGEBLOCK_WORDS);
+    this.usedI = new Int32Array(this.used.buffer);
+    this.wordOwner = new Uint16Array(this.nPb * PAGEBLOCK_WORDS);
     this.pbFree = new Uint16Array(this.nPb).fill(PAGEBLOCK_PAGES);
     this.pbPinned = new Uint16Array(this.nPb);
     this.pbHuge = new Uint8Array(this.nPb);
@@ -153,7 +240,8 @@ export class PhysMem {
     this.listOf = new Int16Array(this.nPb).fill(-1);
     this.head = new Int32Array(MT_COUNT * LIST_ORDERS).fill(-1);
     this.listCount = new Int32Array(MT_COUNT * LIST_ORDERS);
-    this.presence = new Uint32Array(this.nPb * PRESENCE_WORDS);
+    this.rowWords = (this.nPb + 31) >>> 5;
+    this.presence = new Uint32Array((MAX_OWNERS + 1) * this.rowWords);
     this.ownerPages = new Int32Array(MAX_OWNERS + 1);
     this.ownerMovable = new Uint8Array(MAX_OWNERS + 1);
     this.ownerMt = new Uint8Array(MAX_OWNERS + 1);
@@ -182,21 +270,36 @@ export class PhysMem {
   releaseOwner(o: number): void {
     if (this.ownerPages[o] !== 0) throw new Error(`PhysMem: owner ${o} released with ${this.ownerPages[o]} pages`);
     this.ownerInUse[o] = 0;
-    for (let b = 0; b < this.nPb; b++) this.clearPresent(b, o);
+    this.presence.fill(0, o * this.rowWords, (o + 1) * this.rowWords);
   }
 
   private markPresent(b: number, o: number): void {
-    const i = b * PRESENCE_WORDS + (o >>> 5);
-    this.presence[i] = this.presence[i]! | (1 << (o & 31));
+    const i = o * this.rowWords + (b >>> 5);
+    this.presence[i] = this.presence[i]! | (1 << (b & 31));
   }
 
   isPresentHint(b: number, o: number): boolean {
-    return (this.presence[b * PRESENCE_WORDS + (o >>> 5)]! & (1 << (o & 31))) !== 0;
+    return (this.presence[o * this.rowWords + (b >>> 5)]! & (1 << (b & 31))) !== 0;
   }
 
   clearPresent(b: number, o: number): void {
-    const i = b * PRESENCE_WORDS + (o >>> 5);
-    this.presence[i] = this.presence[i]! & ~(1 << (o & 31));
+    const i = o * this.rowWords + (b >>> 5);
+    this.presence[i] = this.presence[i]! & ~(1 << (b & 31));
+  }
+
+  /** The first pageblock in [b, end) whose presence bit for `o` is set, or `end`. */
+  private nextPresent(o: number, b: number, end: number): number {
+    const p = this.presence;
+    const row = o * this.rowWords;
+    while (b < end) {
+      const x = p[row + (b >>> 5)]! >>> (b & 31);
+      if (x !== 0) {
+        const nb = b + 31 - Math.clz32(x & -x);
+        return nb < end ? nb : end;
+      }
+      b = (b | 31) + 1;
+    }
+    return end;
   }
 
   // ---------------------------------------------------------------- free lists
@@ -207,25 +310,36 @@ export class PhysMem {
     if (free === PAGEBLOCK_PAGES) return PAGEBLOCK_ORDER;
     if (free === 0) return -1;
     const base = b * PAGEBLOCK_WORDS;
-    const u = this.used;
-    // Whole-word runs: order 5 = one free word, 6 = aligned pair, 7 = aligned quad, 8 = aligned octet.
+    const u = this.usedI;
+    // One pass: which words are wholly free, and which aligned runs of 2..16 free frames
+    // exist inside the others (a1..a4: runs of 2, 4, 8, 16 starting at each bit).
     let zeroMask = 0;
-    for (let w = 0; w < PAGEBLOCK_WORDS; w++) if (u[base + w] === 0) zeroMask |= 1 << w;
-    if (zeroMask !== 0) {
-      if ((zeroMask & 0xff) === 0xff || (zeroMask & 0xff00) === 0xff00) return 8;
-      for (let g = 0; g < 16; g += 4) if (((zeroMask >>> g) & 0xf) === 0xf) return 7;
-      for (let g = 0; g < 16; g += 2) if (((zeroMask >>> g) & 0x3) === 0x3) return 6;
-      return 5;
-    }
-    let best = -1;
+    let o1 = 0;
+    let o2 = 0;
+    let o3 = 0;
+    let o4 = 0;
     for (let w = 0; w < PAGEBLOCK_WORDS; w++) {
-      const m = wordMaxFreeOrder(u[base + w]!);
-      if (m > best) {
-        best = m;
-        if (best === 4) break;
+      const x = u[base + w]!;
+      if (x === 0) {
+        zeroMask |= 1 << w;
+        continue;
       }
+      const f = ~x;
+      const a1 = f & (f >>> 1);
+      const a2 = a1 & (a1 >>> 2);
+      const a3 = a2 & (a2 >>> 4);
+      o1 |= a1;
+      o2 |= a2;
+      o3 |= a3;
+      o4 |= a3 & (a3 >>> 8);
     }
-    return best;
+    // Whole-word runs: order 5 = one free word, 6 = aligned pair, 7 = aligned quad, 8 = aligned octet.
+    if (zeroMask !== 0) return ordFromZeroMask(zeroMask);
+    if ((o4 & 0x00010001) !== 0) return 4;
+    if ((o3 & 0x01010101) !== 0) return 3;
+    if ((o2 & 0x11111111) !== 0) return 2;
+    if ((o1 & 0x55555555) !== 0) return 1;
+    return 0;
   }
 
   private unlink(b: number): void {
@@ -244,7 +358,41 @@ export class PhysMem {
 
   /** Re-files a pageblock on the free list matching its current state. */
   relist(b: number): void {
-    const ord = this.computeMaxOrd(b);
+    this.file(b, this.computeMaxOrd(b));
+  }
+
+  /**
+   * relist() after frames were freed in the words `changed` (bit w = used word w of the
+   * block) of a block whose pbMaxOrd was up to date: freeing only raises orders, and only the
+   * changed words can have new free runs, so the rest of the block need not be looked at.
+   */
+  private relistFreed(b: number, changed: number): void {
+    const old = this.pbMaxOrd[b]!;
+    let ord: number;
+    if (this.pbFree[b] === PAGEBLOCK_PAGES) ord = PAGEBLOCK_ORDER;
+    else if (old >= 5) ord = zeroWordsOrder(this.usedI, b * PAGEBLOCK_WORDS, 0xffff);
+    else {
+      // No word was wholly free before: new free words are among the changed ones.
+      const u = this.usedI;
+      const base = b * PAGEBLOCK_WORDS;
+      let zero = 0;
+      ord = old;
+      for (let ws = changed; ws !== 0; ws &= ws - 1) {
+        const w = 31 - Math.clz32(ws & -ws);
+        const x = u[base + w]!;
+        if (x === 0) zero |= 1 << w;
+        else {
+          const o = wordMaxFreeOrder(x);
+          if (o > ord) ord = o;
+        }
+      }
+      if (zero !== 0) ord = zeroWordsOrder(u, base, zero);
+    }
+    this.file(b, ord);
+  }
+
+  /** Puts block b on the free list of order `ord` (-1 = none) unless it is there already. */
+  private file(b: number, ord: number): void {
     this.pbMaxOrd[b] = ord;
     const want = ord < 0 ? -1 : this.pbMt[b]! * LIST_ORDERS + ord;
     if (this.listOf[b] === want) return;
@@ -339,9 +487,16 @@ export class PhysMem {
 
   private takePage(b: number, page: number, o: number, pinned: boolean): void {
     const w = page >>> 5;
+    this.noteTaken(w, o);
     this.used[w] = (this.used[w]! | (1 << (page & 31))) >>> 0;
     this.owner[page] = o;
     if (pinned) this.pbPinned[b] = this.pbPinned[b]! + 1;
+  }
+
+  /** wordOwner bookkeeping before frames of used word `wi` are given to owner `o`. */
+  private noteTaken(wi: number, o: number): void {
+    const who = this.wordOwner[wi]!;
+    if (who !== o) this.wordOwner[wi] = this.usedI[wi] === 0 ? o : MIXED;
   }
 
   /**
@@ -369,41 +524,56 @@ export class PhysMem {
 
   lastBlock = -1;
 
-  /** Takes up to `n` free frames of block `b`, partly used words first (keeps free words whole). */
+  /** Takes up to `n` free frames of block `b`, partly used words first (keeps free words whole), lowest frames first. */
   private fillBlock(b: number, o: number, n: number, pinned: boolean): number {
-    const base = b * PAGEBLOCK_WORDS;
-    const u = this.used;
+    const base = b * 16; // PAGEBLOCK_WORDS
+    const u = this.usedI;
+    const own32 = this.owner32;
+    const nibBytes = NIB_BYTES;
+    const pat = Math.imul(o, 0x01010101);
+    // The block has pbFree[b] free frames: stop once they are all taken.
+    const limit = Math.min(n, this.pbFree[b]!);
     let got = 0;
-    let lo = PAGEBLOCK_PAGES;
+    let lo = 512;
     let hi = -1;
-    for (let pass = 0; pass < 2 && got < n; pass++) {
-      for (let w = 0; w < PAGEBLOCK_WORDS && got < n; w++) {
-        let x = u[base + w]!;
-        if (x === 0xffffffff) continue;
-        if (pass === 0 && x === 0) continue;
-        if (x === 0 && n - got >= 32) {
-          // A whole free word: 32 frames at once.
-          u[base + w] = 0xffffffff;
-          this.owner.fill(o, (base + w) * 32, (base + w) * 32 + 32);
-          got += 32;
-          if (w * 32 < lo) lo = w * 32;
-          if (w * 32 + 31 > hi) hi = w * 32 + 31;
-          continue;
+    // Partly used words first, then free words (each in address order).
+    let partial = 0;
+    let empty = 0;
+    for (let w = 0; w < 16; w++) {
+      const x = u[base + w]!;
+      if (x === 0) empty |= 1 << w;
+      else if (x !== -1) partial |= 1 << w;
+    }
+    for (let pass = 0; pass < 2 && got < limit; pass++) {
+      for (let ws = pass === 0 ? partial : empty; ws !== 0 && got < limit; ws &= ws - 1) {
+        const w = 31 - Math.clz32(ws & -ws);
+        const x = u[base + w]!;
+        let take = ~x;
+        const c = popcount32(take);
+        const want = limit - got;
+        if (c > want) {
+          take = lowestBits(take, want);
+          got += want;
+        } else got += c;
+        u[base + w] = x | take;
+        if (x === 0) this.wordOwner[base + w] = o;
+        else if (this.wordOwner[base + w] !== o) this.wordOwner[base + w] = MIXED;
+        // Owner bytes of the taken frames, four frames per owner word (free frames hold 0).
+        const ow = (base + w) << 3;
+        if (take === -1) {
+          for (let q = 0; q < 8; q++) own32[ow + q] = pat;
+        } else {
+          for (let t = take; t !== 0; ) {
+            const q = (31 - Math.clz32(t)) >>> 2;
+            const bytes = nibBytes[(t >>> (q << 2)) & 15]!;
+            own32[ow + q] = (own32[ow + q]! & ~bytes) | (pat & bytes);
+            t &= ~(15 << (q << 2));
+          }
         }
-        let free = ~x >>> 0;
-        const pageBase = (base + w) * 32;
-        while (free !== 0 && got < n) {
-          const bitIdx = lowestBit(free);
-          free &= free - 1;
-          x = (x | (1 << bitIdx)) >>> 0;
-          const page = pageBase + bitIdx;
-          this.owner[page] = o;
-          got++;
-          const off = w * 32 + bitIdx;
-          if (off < lo) lo = off;
-          if (off > hi) hi = off;
-        }
-        u[base + w] = x;
+        const first = (w << 5) + 31 - Math.clz32(take & -take);
+        const last = (w << 5) + 31 - Math.clz32(take);
+        if (first < lo) lo = first;
+        if (last > hi) hi = last;
       }
     }
     if (got > 0) {
@@ -448,6 +618,7 @@ export class PhysMem {
     if (this.pbMt[b] !== mt) this.setMt(b, mt);
     const base = b * PAGEBLOCK_WORDS;
     this.used.fill(0xffffffff, base, base + PAGEBLOCK_WORDS);
+    this.wordOwner.fill(o, base, base + PAGEBLOCK_WORDS);
     this.owner.fill(o, b * PAGEBLOCK_PAGES, (b + 1) * PAGEBLOCK_PAGES);
     this.pbFree[b] = 0;
     if (this.ownerMovable[o] === 0) this.pbPinned[b] = PAGEBLOCK_PAGES;
@@ -502,98 +673,144 @@ export class PhysMem {
   private dropPage(page: number): void {
     const w = page >>> 5;
     this.used[w] = (this.used[w]! & ~(1 << (page & 31))) >>> 0;
-    this.owner[page] = 0;
+    if (this.used[w] === 0) this.wordOwner[w] = 0;
     this.freedFrames++;
   }
   /** Frames freed and allocated since boot (vmstat pgfree / pgalloc_normal; migration excluded). */
   freedFrames = 0;
   allocatedFrames = 0;
 
-  /** Frees up to `n` frames of owner `o` in block `b` (not a huge block). Returns frames freed. */
+  /** Frees up to `n` frames of owner `o` in block `b` (not a huge block), highest frames first. Returns frames freed. */
   freeInBlock(o: number, b: number, n: number): number {
     if (n <= 0) return 0;
     if (this.pbHuge[b] === 1) throw new Error(`PhysMem: freeInBlock on huge pageblock ${b}`);
-    const own = this.owner;
-    const own32 = this.owner32;
-    const pat = Math.imul(o, 0x01010101) >>> 0;
-    const start = b * PAGEBLOCK_PAGES;
+    const used = this.usedI;
+    const wordOwner = this.wordOwner;
+    const pat = Math.imul(o, 0x01010101);
+    const base = b * 16; // PAGEBLOCK_WORDS
     let freed = 0;
-    // Four owner bytes at a time: a word without a byte equal to o is skipped (SWAR zero-byte
-    // test); a word of four frames of o is freed in one go.
-    const used = this.used;
-    for (let w = (start + PAGEBLOCK_PAGES) / 4 - 1; w >= start / 4 && freed < n; w--) {
-      const x = (own32[w]! ^ pat) >>> 0;
-      if (x === 0 && freed + 4 <= n) {
-        own32[w] = 0;
-        const uw = w >>> 3;
-        used[uw] = (used[uw]! & ~(0xf << ((w & 7) * 4))) >>> 0;
-        freed += 4;
-        this.freedFrames += 4;
-        continue;
-      }
-      if ((((x - 0x01010101) & ~x & 0x80808080) >>> 0) === 0) continue;
-      for (let p = w * 4 + 3; p >= w * 4 && freed < n; p--) {
-        if (own[p] === o) {
-          this.dropPage(p);
-          freed++;
-        }
-      }
+    let changed = 0;
+    for (let w = 15; w >= 0 && freed < n; w--) {
+      const wi = base + w;
+      const who = wordOwner[wi]!;
+      if (who !== o && who !== MIXED) continue; // free, or all another owner's
+      let drop = who === o ? used[wi]! : this.matchGroups(wi, pat, 0, 7);
+      if (drop === 0) continue;
+      // A word found to hold only o's frames is known to be o's again.
+      if (who === MIXED && drop === used[wi]) wordOwner[wi] = o;
+      const c = popcount32(drop);
+      if (c > n - freed) drop = highestBits(drop, n - freed, c);
+      freed += c > n - freed ? n - freed : c;
+      this.dropFrames(wi, drop);
+      changed |= 1 << w;
     }
     if (freed < n) this.clearPresent(b, o);
-    if (freed > 0) {
-      this.pbFree[b] = this.pbFree[b]! + freed;
-      if (this.ownerMovable[o] === 0) this.pbPinned[b] = this.pbPinned[b]! - freed;
-      this.freePages += freed;
-      this.ownerPages[o] = this.ownerPages[o]! - freed;
-      this.relist(b);
-    }
+    if (freed > 0) this.afterFree(o, b, freed, changed);
     return freed;
+  }
+
+  /** Frames (bit per frame) of the used word `wi` owned by the pattern's owner, among its 4-frame groups qLo..qHi. */
+  private matchGroups(wi: number, pat: number, qLo: number, qHi: number): number {
+    const own32 = this.owner32;
+    const high = 0x80808080 | 0;
+    let bits = 0;
+    for (let q = qHi; q >= qLo; q--) {
+      const y = own32[(wi << 3) + q]! ^ pat;
+      if (y === 0) {
+        bits |= 15 << (q << 2);
+        continue;
+      }
+      // Exact zero-byte test: the high bit of t is clear exactly in the zero bytes of y.
+      const t = (((y & 0x7f7f7f7f) + 0x7f7f7f7f) | y) & high;
+      if (t === high) continue;
+      bits |= LANE_NIB[Math.imul((~t & high) >>> 7, 0x10204080) >>> 28]! << (q << 2);
+    }
+    return bits & this.usedI[wi]!;
+  }
+
+  /** Frees the frames `drop` (bit per frame) of used word `wi`: used bits and wordOwner. */
+  private dropFrames(wi: number, drop: number): void {
+    const rest = this.usedI[wi]! & ~drop;
+    this.usedI[wi] = rest;
+    if (rest === 0) this.wordOwner[wi] = 0;
+    // Owner bytes of free frames are not kept (ownerOf() reads the used bit first).
+  }
+
+  /** Counters and free lists after `freed` frames of `o` were freed in the used words `changed` of block `b`. */
+  private afterFree(o: number, b: number, freed: number, changed: number): void {
+    this.freedFrames += freed;
+    this.pbFree[b] = this.pbFree[b]! + freed;
+    if (this.ownerMovable[o] === 0) this.pbPinned[b] = this.pbPinned[b]! - freed;
+    this.freePages += freed;
+    this.ownerPages[o] = this.ownerPages[o]! - freed;
+    this.relistFreed(b, changed);
   }
 
   /**
    * Frees up to `n` frames of owner `o` among the frame offsets [lo, hi] of block `b`, from the
    * top, but keeps every `keepOneIn`-th frame it meets (0 = keep none): kept frames stay
    * allocated, scattered over the range. Returns frames freed; the number kept is in `lastKept`.
+   * (The whole 4-frame groups holding lo and hi are examined.)
    */
   freeInRange(o: number, b: number, n: number, keepOneIn: number, lo: number, hi: number): number {
     if (this.pbHuge[b] === 1) throw new Error(`PhysMem: freeInRange on huge pageblock ${b}`);
-    const own = this.owner;
-    const own32 = this.owner32;
-    const pat = Math.imul(o, 0x01010101) >>> 0;
-    const start = b * PAGEBLOCK_PAGES;
+    const used = this.usedI;
+    const wordOwner = this.wordOwner;
+    const pat = Math.imul(o, 0x01010101);
+    // The 4-frame groups gLo..gHi of the range, in used words wiLo..wiHi.
+    const gLo = (b * PAGEBLOCK_PAGES + lo) >>> 2;
+    const gHi = (b * PAGEBLOCK_PAGES + hi) >>> 2;
+    const wiLo = gLo >>> 3;
+    const wiHi = gHi >>> 3;
     let freed = 0;
     let seen = 0;
-    const wLo = (start + lo) >>> 2;
-    const used = this.used;
-    for (let w = (start + hi) >>> 2; w >= wLo && seen < n; w--) {
-      const x = (own32[w]! ^ pat) >>> 0;
-      // Four frames of o with no kept frame among them: free the word at once.
-      if (x === 0 && seen + 4 <= n && (keepOneIn === 0 || Math.floor((seen + 4) / keepOneIn) === Math.floor(seen / keepOneIn))) {
-        own32[w] = 0;
-        const uw = w >>> 3;
-        used[uw] = (used[uw]! & ~(0xf << ((w & 7) * 4))) >>> 0;
-        seen += 4;
-        freed += 4;
-        this.freedFrames += 4;
-        continue;
+    let changed = 0;
+    // Frames of o met are numbered 1, 2, ... from the top; the next kept is number seen + toKeep.
+    let toKeep = keepOneIn > 0 ? keepOneIn : 0x40000000;
+    for (let wi = wiHi; wi >= wiLo && seen < n; wi--) {
+      const who = wordOwner[wi]!;
+      if (who !== o && who !== MIXED) continue; // free, or all another owner's
+      const qLo = wi === wiLo ? gLo & 7 : 0;
+      const qHi = wi === wiHi ? gHi & 7 : 7;
+      let bits: number;
+      if (who === o) {
+        // Every used frame of the word is o's: the used bits of the range's groups.
+        const lowMask = (1 << (qLo << 2)) - 1;
+        bits = used[wi]! & ~lowMask & (qHi === 7 ? -1 : (1 << ((qHi + 1) << 2)) - 1);
+      } else {
+        bits = this.matchGroups(wi, pat, qLo, qHi);
+        if (qLo === 0 && qHi === 7 && bits !== 0 && bits === used[wi]) wordOwner[wi] = o;
       }
-      if ((((x - 0x01010101) & ~x & 0x80808080) >>> 0) === 0) continue;
-      for (let p = w * 4 + 3; p >= w * 4 && seen < n; p--) {
-        if (own[p] !== o) continue;
-        if (keepOneIn > 0 && ++seen % keepOneIn === 0) continue;
-        if (keepOneIn === 0) seen++;
-        this.dropPage(p);
-        freed++;
+      if (bits === 0) continue;
+      let c = popcount32(bits);
+      if (c > n - seen) {
+        bits = highestBits(bits, n - seen, c);
+        c = n - seen;
       }
+      seen += c;
+      let drop = bits;
+      if (toKeep <= c) {
+        // Keep the toKeep-th highest frame of the word, and every keepOneIn-th after it.
+        let rest = bits;
+        let at = 0;
+        let r = toKeep;
+        do {
+          for (; at < r - 1; at++) rest ^= 1 << (31 - Math.clz32(rest));
+          const kb = 1 << (31 - Math.clz32(rest));
+          rest ^= kb;
+          drop ^= kb;
+          at = r;
+          r += keepOneIn;
+        } while (r <= c);
+        toKeep = r - c;
+        if (drop === 0) continue;
+      } else toKeep -= c;
+      freed += popcount32(drop);
+      this.dropFrames(wi, drop);
+      changed |= 1 << (wi & 15);
     }
     this.lastKept = seen - freed;
-    if (freed > 0) {
-      this.pbFree[b] = this.pbFree[b]! + freed;
-      if (this.ownerMovable[o] === 0) this.pbPinned[b] = this.pbPinned[b]! - freed;
-      this.freePages += freed;
-      this.ownerPages[o] = this.ownerPages[o]! - freed;
-      this.relist(b);
-    }
+    if (freed > 0) this.afterFree(o, b, freed, changed);
     return freed;
   }
 
@@ -609,7 +826,7 @@ export class PhysMem {
     const o = this.owner[b * PAGEBLOCK_PAGES]!;
     const base = b * PAGEBLOCK_WORDS;
     this.used.fill(0, base, base + PAGEBLOCK_WORDS);
-    this.owner.fill(0, b * PAGEBLOCK_PAGES, (b + 1) * PAGEBLOCK_PAGES);
+    this.wordOwner.fill(0, base, base + PAGEBLOCK_WORDS);
     this.pbHuge[b] = 0;
     this.pbFree[b] = PAGEBLOCK_PAGES;
     this.pbPinned[b] = 0;
@@ -640,40 +857,58 @@ export class PhysMem {
     if (freed >= n || this.ownerPages[o]! <= 0) return freed;
     const nPb = this.nPb;
     const from = start >= 0 ? start % nPb : this.ownerCursor[o]!;
-    const word = o >>> 5;
-    const bitm = 1 << (o & 31);
-    let b = from;
-    for (let i = 0; i < nPb && freed < n; i++) {
-      if ((this.presence[b * PRESENCE_WORDS + word]! & bitm) !== 0 && this.pbHuge[b] === 0) freed += this.freeInBlock(o, b, n - freed);
-      if (freed < n && ++b === nPb) b = 0;
+    // Blocks from..nPb-1, then 0..from-1; the walk stops at the block that completes the
+    // request (the next walk starts there) or, having gone round, back at `from`.
+    let cursor = from;
+    for (let pass = 0; pass < 2 && freed < n; pass++) {
+      const end = pass === 0 ? nPb : from;
+      let b = pass === 0 ? from : 0;
+      for (;;) {
+        b = this.nextPresent(o, b, end);
+        if (b >= end) break;
+        if (this.pbHuge[b] === 0) freed += this.freeInBlock(o, b, n - freed);
+        if (freed >= n) {
+          cursor = b;
+          break;
+        }
+        b++;
+      }
     }
-    this.ownerCursor[o] = b;
+    this.ownerCursor[o] = cursor;
     return freed;
   }
   private readonly ownerCursor = new Int32Array(MAX_OWNERS + 1);
 
-  /** Moves the owner's walk position past `k` pageblocks that hold its frames (scattered frees). */
+  /**
+   * Moves the owner's walk position to the `k`-th pageblock holding its frames after the
+   * current one (going round once at most; it stays put when there are fewer).
+   */
   skipOwnerBlocks(o: number, k: number): void {
-    if (this.ownerPages[o]! <= 0) return;
+    if (this.ownerPages[o]! <= 0 || k <= 0) return;
     const nPb = this.nPb;
-    const word = o >>> 5;
-    const bitm = 1 << (o & 31);
-    let b = this.ownerCursor[o]!;
+    const cur = this.ownerCursor[o]!;
     let left = k;
-    for (let i = 0; i < nPb && left > 0; i++) {
-      if (++b === nPb) b = 0;
-      if ((this.presence[b * PRESENCE_WORDS + word]! & bitm) !== 0) left--;
+    // Blocks cur+1..nPb-1, then 0..cur.
+    for (let pass = 0; pass < 2; pass++) {
+      const end = pass === 0 ? nPb : cur + 1;
+      let b = pass === 0 ? cur + 1 : 0;
+      for (;;) {
+        b = this.nextPresent(o, b, end);
+        if (b >= end) break;
+        if (--left === 0) {
+          this.ownerCursor[o] = b;
+          return;
+        }
+        b++;
+      }
     }
-    this.ownerCursor[o] = b;
   }
 
   /** Frees every non-huge frame of owner `o`; returns the number freed. */
   freeAllOf(o: number): number {
     let freed = 0;
-    const word = o >>> 5;
-    const bitm = 1 << (o & 31);
-    for (let b = 0; b < this.nPb; b++) {
-      if ((this.presence[b * PRESENCE_WORDS + word]! & bitm) === 0) continue;
+    const nPb = this.nPb;
+    for (let b = this.nextPresent(o, 0, nPb); b < nPb; b = this.nextPresent(o, b + 1, nPb)) {
       if (this.pbHuge[b] === 1) {
         if (this.owner[b * PAGEBLOCK_PAGES] === o) {
           this.freeHugeBlock(b);
@@ -694,6 +929,7 @@ export class PhysMem {
     this.dropPage(src);
     this.freedFrames--;
     const w = dst >>> 5;
+    this.noteTaken(w, o);
     this.used[w] = (this.used[w]! | (1 << (dst & 31))) >>> 0;
     this.owner[dst] = o;
     this.pbFree[bs] = this.pbFree[bs]! + 1;
@@ -705,8 +941,13 @@ export class PhysMem {
   countInBlock(o: number, b: number): number {
     let c = 0;
     const start = b * PAGEBLOCK_PAGES;
-    for (let p = start; p < start + PAGEBLOCK_PAGES; p++) if (this.owner[p] === o) c++;
+    for (let p = start; p < start + PAGEBLOCK_PAGES; p++) if (this.ownerOf(p) === o) c++;
     return c;
+  }
+
+  /** Owner of frame `p`, 0 when the frame is free. */
+  ownerOf(p: number): number {
+    return ((this.usedI[p >>> 5]! >>> (p & 31)) & 1) === 0 ? 0 : this.owner[p]!;
   }
 
   /** Free buddies per order 0..10, as /proc/buddyinfo would show for the one zone (derived from the bitmaps). */
@@ -765,6 +1006,53 @@ export class PhysMem {
         }
       }
     }
+  }
+
+  /**
+   * Consistency of the derived structures (tests): every pageblock on the free list of its
+   * migratetype and largest free order, list links and counts intact, and a presence bit for
+   * every owner that has frames in a block (presence may be stale-positive, never negative).
+   * Returns the violations found.
+   */
+  checkStructures(): string[] {
+    const errs: string[] = [];
+    for (let b = 0; b < this.nPb && errs.length < 20; b++) {
+      const ord = this.computeMaxOrd(b);
+      if (ord !== this.pbMaxOrd[b]) errs.push(`pageblock ${b}: largest free order ${ord}, recorded ${this.pbMaxOrd[b]}`);
+      const want = ord < 0 ? -1 : this.pbMt[b]! * LIST_ORDERS + ord;
+      if (this.listOf[b] !== want) errs.push(`pageblock ${b}: on free list ${this.listOf[b]}, should be on ${want}`);
+      for (let p = b * PAGEBLOCK_PAGES; p < (b + 1) * PAGEBLOCK_PAGES; p++) {
+        const o = this.ownerOf(p);
+        if (o !== 0 && !this.isPresentHint(b, o)) {
+          errs.push(`pageblock ${b}: owner ${o} has frames but no presence bit`);
+          break;
+        }
+      }
+      for (let wi = b * PAGEBLOCK_WORDS; wi < (b + 1) * PAGEBLOCK_WORDS; wi++) {
+        const who = this.wordOwner[wi]!;
+        if ((who === 0) !== (this.used[wi] === 0)) errs.push(`used word ${wi}: word owner ${who} but used bits ${this.used[wi]}`);
+        if (who === 0 || who === MIXED) continue;
+        for (let p = wi * 32; p < wi * 32 + 32; p++) {
+          const o = this.ownerOf(p);
+          if (o !== 0 && o !== who) {
+            errs.push(`used word ${wi}: word owner ${who} but frame ${p} is owner ${o}'s`);
+            break;
+          }
+        }
+      }
+    }
+    for (let l = 0; l < MT_COUNT * LIST_ORDERS; l++) {
+      let n = 0;
+      let prev = -1;
+      for (let b = this.head[l]!; b >= 0 && n <= this.nPb; b = this.next[b]!) {
+        if (this.listOf[b] !== l) errs.push(`free list ${l}: pageblock ${b} says it is on list ${this.listOf[b]}`);
+        if (this.prev[b] !== prev) errs.push(`free list ${l}: pageblock ${b} has prev ${this.prev[b]}, expected ${prev}`);
+        prev = b;
+        n++;
+      }
+      if (n !== this.listCount[l]) errs.push(`free list ${l}: ${n} pageblocks linked, count says ${this.listCount[l]}`);
+    }
+    return errs;
   }
 
   /** Fragmentation score (extfrag for order 9): % of free memory not in free pageblocks. */

@@ -17,6 +17,7 @@ import type { Kernel } from './kernel.js';
  */
 const SECOND_CHANCE_ONE_IN = 6;
 
+/** A ring of LRU chunks; the capacity is a power of two (indices wrap with a mask). */
 class ChunkRing {
   o = new Int32Array(4096);
   b = new Int32Array(4096);
@@ -33,7 +34,7 @@ class ChunkRing {
   push(owner: number, block: number, count: number, flag: number, lo: number, hi: number): void {
     // Merge with the newest entry when it is the same owner and block (common for streams).
     if (this.len > 0) {
-      const last = (this.head + this.len - 1) % this.o.length;
+      const last = (this.head + this.len - 1) & (this.o.length - 1);
       if (this.o[last] === owner && this.b[last] === block && this.f[last] === flag) {
         this.c[last] = this.c[last]! + count;
         if (lo < this.lo[last]!) this.lo[last] = lo;
@@ -43,7 +44,7 @@ class ChunkRing {
       }
     }
     if (this.len === this.o.length) this.grow();
-    const i = (this.head + this.len) % this.o.length;
+    const i = (this.head + this.len) & (this.o.length - 1);
     this.o[i] = owner;
     this.b[i] = block;
     this.c[i] = count;
@@ -63,7 +64,7 @@ class ChunkRing {
     const nlo = new Int16Array(cap);
     const nhi = new Int16Array(cap);
     for (let k = 0; k < this.len; k++) {
-      const i = (this.head + k) % this.o.length;
+      const i = (this.head + k) & (this.o.length - 1);
       no[k] = this.o[i]!;
       nb[k] = this.b[i]!;
       nc[k] = this.c[i]!;
@@ -82,7 +83,7 @@ class ChunkRing {
 
   popHead(): void {
     this.pages -= this.c[this.head]!;
-    this.head = (this.head + 1) % this.o.length;
+    this.head = (this.head + 1) & (this.o.length - 1);
     this.len--;
   }
 
@@ -98,7 +99,7 @@ class ChunkRing {
     const nhi = new Int16Array(cap);
     let pages = 0;
     for (let k = 0; k < this.len; k++) {
-      const i = (this.head + k) % cap;
+      const i = (this.head + k) & (cap - 1);
       if (this.o[i] === owner) continue;
       no[w] = this.o[i]!;
       nb[w] = this.b[i]!;
@@ -147,6 +148,8 @@ export class FileLru {
   reclaim(k: Kernel, target: number): number {
     const ph = k.phys;
     let freed = 0;
+    let pendingOwner = -1;
+    let pendingPages = 0;
     while (freed < target) {
       const ring = this.lists[0].len > 0 ? this.lists[0] : this.lists[1];
       if (ring.len === 0) break;
@@ -169,10 +172,17 @@ export class FileLru {
         if (ph.lastKept > 0) ring.push(owner, block, ph.lastKept, 1, lo, hi);
       } else got = ph.freeInRange(owner, block, count, 0, lo, hi);
       if (got > 0) {
-        k.fileFreed(owner, got);
+        // Uncharges are summed per owner and applied when the owner changes (same totals).
+        if (owner !== pendingOwner) {
+          if (pendingPages > 0) k.fileFreed(pendingOwner, pendingPages);
+          pendingOwner = owner;
+          pendingPages = 0;
+        }
+        pendingPages += got;
         freed += got;
       }
     }
+    if (pendingPages > 0) k.fileFreed(pendingOwner, pendingPages);
     return freed;
   }
 }
