@@ -183,3 +183,13 @@ export class CgroupGlobSet {
     return ancestorsAndSelf(path).some((p) => this.selectsRoot(p));
   }
 }
+
+/**
+ * One glob as a subtree matcher: true when the glob matches `path` or one of its ancestors, as
+ * a policy rule selects cgroups. The empty path (node-wide samples) is never matched. The glob
+ * must be valid (`cgroupGlobProblems` empty).
+ */
+export function cgroupGlobMatcher(glob: string): (path: string) => boolean {
+  const set = new CgroupGlobSet([glob]);
+  return (path: string): boolean => path !== '' && set.selects(path);
+}

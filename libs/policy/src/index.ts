@@ -39,7 +39,7 @@ export {
   type ValidationResult,
 } from './spec.js';
 export { PAGE_SIZE_KB, MIN_ANON_ORDER, parseThpSize, orderToKb, orderToSizeName, type SizeParse } from './sizes.js';
-export { cgroupGlobProblems, cgroupPathProblem } from './glob.js';
+export { cgroupGlobMatcher, cgroupGlobProblems, cgroupPathProblem } from './glob.js';
 export { validatePolicy } from './validate.js';
 export { parsePolicy, MAX_POLICY_TEXT_LENGTH } from './parse.js';
 export type { CanonicalPolicy, CanonicalRule, CanonicalDefault, CanonicalNode, CanonicalOrders } from './normalize.js';

@@ -1,6 +1,7 @@
 import { judgeMetric } from '@thp-fleet/judge';
 import { describe, expect, it } from 'vitest';
-import { cgroupGlobMatcher, gateRows, gateSamples, type SampleRow } from './rollout.samples.js';
+import { cgroupGlobMatcher } from '@thp-fleet/policy';
+import { gateRows, gateSamples, type SampleRow } from './rollout.samples.js';
 
 describe('cgroupGlobMatcher', () => {
   it('matches like policy globs: segments, subtrees, alternatives, classes', () => {

@@ -11,6 +11,7 @@
  * series has no pre-window mean to divide by (no samples, or a mean of 0, e.g. a stall counter
  * that was 0 before), the gate falls back to raw values and says so in its evidence.
  */
+import { cgroupGlobMatcher } from '@thp-fleet/policy';
 
 export interface SampleRow {
   readonly nodeId: string;
@@ -23,61 +24,6 @@ export interface SampleRow {
 
 export const NORMALIZATIONS = ['per-series', 'none'] as const;
 export type Normalization = (typeof NORMALIZATIONS)[number];
-
-/**
- * A cgroup glob as the policy language has it (`*` within one path segment, `**` across
- * segments, `?`, `{a,b}`, `[...]`), matching a path when it matches the path or one of its
- * ancestors (a glob covers the subtree, as in policy rules). Globs are validated before
- * (libs/policy `cgroupGlobProblems`).
- */
-export function cgroupGlobMatcher(glob: string): (path: string) => boolean {
-  let pattern = glob;
-  while (pattern.endsWith('/**')) pattern = pattern.slice(0, -3);
-  if (pattern === '') pattern = '/';
-  let re = '';
-  let braces = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') {
-      if (pattern[i + 1] === '*') {
-        // `a/**/b` also matches `a/b` (zero segments), as globstar does in the policy language.
-        if (pattern[i + 2] === '/') {
-          re += '(?:.*/)?';
-          i += 2;
-        } else {
-          re += '.*';
-          i++;
-        }
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      re += '(?:';
-      braces++;
-    } else if (c === '}' && braces > 0) {
-      re += ')';
-      braces--;
-    } else if (c === ',' && braces > 0) re += '|';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        const body = pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
-        re += `[${body}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^$()|{}\\/]/g, '\\$&');
-  }
-  const exact = new RegExp(`^${re}$`);
-  return (path: string): boolean => {
-    if (path === '') return false;
-    for (let p = path; ; ) {
-      if (exact.test(p)) return true;
-      if (p === '/' || p === '') return false;
-      const cut = p.lastIndexOf('/');
-      p = cut <= 0 ? '/' : p.slice(0, cut);
-    }
-  };
-}
 
 /** The rows a gate reads: node-wide rows, or rows of cgroups the glob selects. */
 export function gateRows(rows: readonly SampleRow[], cgroupGlob: string | null): SampleRow[] {

@@ -1,10 +1,10 @@
 import { judgeMetric, type MetricSpec, type MetricVerdict } from '@thp-fleet/judge';
+import { cgroupGlobMatcher } from '@thp-fleet/policy';
 import { describe, expect, it } from 'vitest';
 import type { JudgmentView, MetricSampleView, NodeView, Role, RolloutPhase, RolloutView, StepView } from '../api/types.js';
 import {
   availableActions,
   canaryBaselineSeries,
-  cgroupGlobMatcher,
   defaultPlan,
   explainJudgment,
   gateMetric,

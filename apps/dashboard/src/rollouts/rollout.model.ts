@@ -8,6 +8,7 @@
  * by its own pre-window mean when the judgment says it was normalized).
  */
 import type { MetricVerdict } from '@thp-fleet/judge';
+import { cgroupGlobMatcher } from '@thp-fleet/policy';
 import type { GateView, JudgmentDetails, JudgmentView, MetricSampleView, NodeView, PlanStepView, Role, RolloutPhase, RolloutView, StepView } from '../api/types.js';
 import { TERMINAL_PHASES } from '../api/types.js';
 import { hasRole } from '../auth/session.js';
@@ -343,63 +344,6 @@ export function gateMetric(name: string): { metric: string; cgroupGlob: string |
   return at < 0 ? { metric: name, cgroupGlob: null } : { metric: name.slice(0, at), cgroupGlob: name.slice(at + 1) };
 }
 
-/**
- * A cgroup glob as the policy language has it (`*` in one segment, `**` across segments, `?`,
- * `{a,b}`, `[...]`), matching a path or any of its ancestors (a glob covers its subtree), as
- * the controller selects a gate's rows.
- */
-export function cgroupGlobMatcher(glob: string): (path: string) => boolean {
-  let pattern = glob;
-  while (pattern.endsWith('/**')) pattern = pattern.slice(0, -3);
-  if (pattern === '') pattern = '/';
-  let re = '';
-  let braces = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern[i]!;
-    if (c === '*') {
-      if (pattern[i + 1] === '*') {
-        if (pattern[i + 2] === '/') {
-          re += '(?:.*/)?';
-          i += 2;
-        } else {
-          re += '.*';
-          i++;
-        }
-      } else re += '[^/]*';
-    } else if (c === '?') re += '[^/]';
-    else if (c === '{') {
-      re += '(?:';
-      braces++;
-    } else if (c === '}' && braces > 0) {
-      re += ')';
-      braces--;
-    } else if (c === ',' && braces > 0) re += '|';
-    else if (c === '[') {
-      const end = pattern.indexOf(']', i + 1);
-      if (end < 0) re += '\\[';
-      else {
-        re += `[${pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\')}]`;
-        i = end;
-      }
-    } else re += c.replace(/[.+^$()|{}\\/]/g, '\\$&');
-  }
-  let exact: RegExp;
-  try {
-    exact = new RegExp(`^${re}$`);
-  } catch {
-    return () => false;
-  }
-  return (path: string): boolean => {
-    if (path === '') return false;
-    for (let p = path; ; ) {
-      if (exact.test(p)) return true;
-      if (p === '/' || p === '') return false;
-      const cut = p.lastIndexOf('/');
-      p = cut <= 0 ? '/' : p.slice(0, cut);
-    }
-  };
-}
-
 export interface CanaryBaselineSeries {
   /** Unix seconds, bucket centres. */
   readonly xs: number[];
@@ -430,7 +374,7 @@ export function canaryBaselineSeries(input: {
   readonly bucketS?: number;
 }): CanaryBaselineSeries {
   const { metric, cgroupGlob } = gateMetric(input.gateName);
-  const match = cgroupGlob === null ? (c: string) => c === '' : ((m) => (c: string) => c !== '' && m(c))(cgroupGlobMatcher(cgroupGlob));
+  const match = cgroupGlob === null ? (c: string) => c === '' : cgroupGlobMatcher(cgroupGlob);
   const preFrom = input.preWindow ? Date.parse(input.preWindow.from) / 1000 : -Infinity;
   const preTo = input.preWindow ? Date.parse(input.preWindow.to) / 1000 : -Infinity;
   let leftOut = 0;
