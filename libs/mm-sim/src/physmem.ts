@@ -1,5 +1,5 @@
 /**
- * Physical memory of one node: every 4 KiB frame has an owner byte and a used bit; frames are
+ * Physical memory of one node: every 4 KiB frame has an owner (1..255) and a used bit; frames are
  * grouped in pageblocks of 512 with a migratetype, and the buddy allocator is modelled at
  * pageblock granularity: each pageblock sits on one free list keyed by (migratetype, largest
  * free buddy order inside it), 0..8 for partly free blocks and 9 for a fully free block
@@ -12,10 +12,11 @@
  * which is where fragmentation comes from.
  *
  * Everything is in typed arrays; nothing here allocates after construction. The hot paths work
- * a word at a time: 32 used bits, four owner bytes (an exact zero-byte test finds an owner's
- * frames in a group of four), and a per-word owner summary (`wordOwner`) that lets the free
- * paths skip words of other owners and take a single owner's word from its used bits alone.
- * Owner bytes are only meaningful for used frames (ownerOf()); freeing clears used bits only.
+ * a word at a time: 32 used bits, a per-word owner summary (`wordOwner`: the one owner of all
+ * the word's used frames, or MIXED), and, for MIXED words only, the owners of the 32 frames as
+ * eight bit planes (plane k holds bit k of each frame's owner), so the frames of one owner in a
+ * word are eight loads and ANDs, and giving frames to an owner is eight masked stores. A word
+ * of a single owner needs no planes: they are written when it becomes MIXED.
  */
 import {
   CLAIM_THRESHOLD_PAGES as CLAIM_THRESHOLD_PAGES_,
@@ -145,35 +146,30 @@ function ordFromZeroMask(zeroMask: number): number {
   return 5;
 }
 
-// Owner bytes are also read and written four frames at a time (one 32-bit word per 4 frames).
-// A "frame nibble" has bit j set for frame j of such a group (frame j is byte j in memory).
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-/** NIB_BYTES[m]: the byte lanes of an owner word holding the frames of nibble m. */
-const NIB_BYTES = new Int32Array(16);
-/** Frame nibble of the zero-byte test's lane bits (identity on little-endian machines). */
-const LANE_NIB = new Uint8Array(16);
-for (let m = 0; m < 16; m++) {
-  let bytes = 0;
-  let lanes = 0;
-  for (let j = 0; j < 4; j++) {
-    if (((m >>> j) & 1) === 0) continue;
-    bytes |= 0xff << (8 * (LITTLE_ENDIAN ? j : 3 - j));
-    lanes |= 1 << (LITTLE_ENDIAN ? j : 3 - j);
+/** POP8[x]: set bits of the byte x. SELECT_HIGH[8x + j]: the (j+1)-th highest set bit of x, as a mask. */
+const POP8 = new Uint8Array(256);
+const SELECT_HIGH = new Uint8Array(256 * 8);
+for (let x = 0; x < 256; x++) {
+  let j = 0;
+  for (let bit = 7; bit >= 0; bit--) {
+    if (((x >>> bit) & 1) === 0) continue;
+    SELECT_HIGH[x * 8 + j++] = 1 << bit;
   }
-  NIB_BYTES[m] = bytes;
-  LANE_NIB[m] = lanes;
+  POP8[x] = j;
 }
+
+/** Bit planes per used word (one per bit of the owner byte). */
+const PLANES = 8;
 
 export class PhysMem {
   readonly nPb: number;
   readonly nPages: number;
   /**
-   * Owner byte of each frame, meaningful for used frames only (see ownerOf): freeing clears
-   * the used bits and leaves the bytes, which the next allocation of the frame overwrites.
+   * Owner bit planes of the MIXED used words: int32 `wi * 8 + k` has bit j set when bit k of the
+   * owner of frame 32 * wi + j is set. Meaningful only for the used frames of MIXED words (see
+   * ownerOf): a single-owner word's owner is its wordOwner, and freeing clears used bits only.
    */
-  private readonly owner: Uint8Array;
-  /** The same bytes viewed four at a time (int32: the hot loops stay in integer registers). */
-  private readonly owner32: Int32Array;
+  private readonly planes: Int32Array;
   /** Used bit per frame, 16 words per pageblock. */
   readonly used: Uint32Array;
   /** The same words as int32. */
@@ -181,8 +177,9 @@ export class PhysMem {
   /**
    * Per used word (32 frames): 0 when all its frames are free, the owner when every used frame
    * of the word belongs to that one owner, MIXED otherwise (or when not known: a word that was
-   * mixed stays MIXED until it is empty). Lets the free paths skip words of other owners and
-   * take a single owner's word from its used bits alone.
+   * mixed stays MIXED until it is empty or a free path finds one owner left). Lets the free
+   * paths skip words of other owners and take a single owner's word from its used bits alone;
+   * only MIXED words keep owner planes.
    */
   private readonly wordOwner: Uint16Array;
 
@@ -224,8 +221,7 @@ export class PhysMem {
     this.nPb = Math.floor(pages / PAGEBLOCK_PAGES);
     if (this.nPb < 16) throw new Error(`PhysMem: memory ${memoryBytes} bytes is below 16 pageblocks (32 MiB)`);
     this.nPages = this.nPb * PAGEBLOCK_PAGES;
-    this.owner = new Uint8Array(this.nPages);
-    this.owner32 = new Int32Array(this.owner.buffer);
+    this.planes = new Int32Array(this.nPb * PAGEBLOCK_WORDS * PLANES);
     this.used = new Uint32Array(this.nPb * PAGEBLOCK_WORDS);
     this.usedI = new Int32Array(this.used.buffer);
     this.wordOwner = new Uint16Array(this.nPb * PAGEBLOCK_WORDS);
@@ -486,17 +482,32 @@ export class PhysMem {
   // ---------------------------------------------------------------- allocation
 
   private takePage(b: number, page: number, o: number, pinned: boolean): void {
-    const w = page >>> 5;
-    this.noteTaken(w, o);
-    this.used[w] = (this.used[w]! | (1 << (page & 31))) >>> 0;
-    this.owner[page] = o;
+    this.giveFrames(page >>> 5, 1 << (page & 31), o);
     if (pinned) this.pbPinned[b] = this.pbPinned[b]! + 1;
   }
 
-  /** wordOwner bookkeeping before frames of used word `wi` are given to owner `o`. */
-  private noteTaken(wi: number, o: number): void {
+  /**
+   * Gives the free frames `take` (bit per frame) of used word `wi` to owner `o`: used bits,
+   * wordOwner, and the owner planes when the word holds several owners from now on.
+   */
+  private giveFrames(wi: number, take: number, o: number): void {
+    const x = this.usedI[wi]!;
+    this.usedI[wi] = x | take;
+    if (x === 0) {
+      this.wordOwner[wi] = o;
+      return;
+    }
     const who = this.wordOwner[wi]!;
-    if (who !== o) this.wordOwner[wi] = this.usedI[wi] === 0 ? o : MIXED;
+    if (who === o) return;
+    const pl = this.planes;
+    const i = wi << 3;
+    if (who === MIXED) {
+      for (let k = 0; k < PLANES; k++) pl[i + k] = (pl[i + k]! & ~take) | (-((o >>> k) & 1) & take);
+    } else {
+      // The word becomes MIXED: its planes get the previous single owner everywhere, `o` on `take`.
+      for (let k = 0; k < PLANES; k++) pl[i + k] = (-((who >>> k) & 1) & ~take) | (-((o >>> k) & 1) & take);
+      this.wordOwner[wi] = MIXED;
+    }
   }
 
   /**
@@ -528,9 +539,6 @@ export class PhysMem {
   private fillBlock(b: number, o: number, n: number, pinned: boolean): number {
     const base = b * 16; // PAGEBLOCK_WORDS
     const u = this.usedI;
-    const own32 = this.owner32;
-    const nibBytes = NIB_BYTES;
-    const pat = Math.imul(o, 0x01010101);
     // The block has pbFree[b] free frames: stop once they are all taken.
     const limit = Math.min(n, this.pbFree[b]!);
     let got = 0;
@@ -555,21 +563,7 @@ export class PhysMem {
           take = lowestBits(take, want);
           got += want;
         } else got += c;
-        u[base + w] = x | take;
-        if (x === 0) this.wordOwner[base + w] = o;
-        else if (this.wordOwner[base + w] !== o) this.wordOwner[base + w] = MIXED;
-        // Owner bytes of the taken frames, four frames per owner word (free frames hold 0).
-        const ow = (base + w) << 3;
-        if (take === -1) {
-          for (let q = 0; q < 8; q++) own32[ow + q] = pat;
-        } else {
-          for (let t = take; t !== 0; ) {
-            const q = (31 - Math.clz32(t)) >>> 2;
-            const bytes = nibBytes[(t >>> (q << 2)) & 15]!;
-            own32[ow + q] = (own32[ow + q]! & ~bytes) | (pat & bytes);
-            t &= ~(15 << (q << 2));
-          }
-        }
+        this.giveFrames(base + w, take, o);
         const first = (w << 5) + 31 - Math.clz32(take & -take);
         const last = (w << 5) + 31 - Math.clz32(take);
         if (first < lo) lo = first;
@@ -619,7 +613,6 @@ export class PhysMem {
     const base = b * PAGEBLOCK_WORDS;
     this.used.fill(0xffffffff, base, base + PAGEBLOCK_WORDS);
     this.wordOwner.fill(o, base, base + PAGEBLOCK_WORDS);
-    this.owner.fill(o, b * PAGEBLOCK_PAGES, (b + 1) * PAGEBLOCK_PAGES);
     this.pbFree[b] = 0;
     if (this.ownerMovable[o] === 0) this.pbPinned[b] = PAGEBLOCK_PAGES;
     this.pbHuge[b] = 1;
@@ -686,7 +679,6 @@ export class PhysMem {
     if (this.pbHuge[b] === 1) throw new Error(`PhysMem: freeInBlock on huge pageblock ${b}`);
     const used = this.usedI;
     const wordOwner = this.wordOwner;
-    const pat = Math.imul(o, 0x01010101);
     const base = b * 16; // PAGEBLOCK_WORDS
     let freed = 0;
     let changed = 0;
@@ -694,7 +686,7 @@ export class PhysMem {
       const wi = base + w;
       const who = wordOwner[wi]!;
       if (who !== o && who !== MIXED) continue; // free, or all another owner's
-      let drop = who === o ? used[wi]! : this.matchGroups(wi, pat, 0, 7);
+      let drop = who === o ? used[wi]! : this.framesOf(wi, o);
       if (drop === 0) continue;
       // A word found to hold only o's frames is known to be o's again.
       if (who === MIXED && drop === used[wi]) wordOwner[wi] = o;
@@ -709,23 +701,20 @@ export class PhysMem {
     return freed;
   }
 
-  /** Frames (bit per frame) of the used word `wi` owned by the pattern's owner, among its 4-frame groups qLo..qHi. */
-  private matchGroups(wi: number, pat: number, qLo: number, qHi: number): number {
-    const own32 = this.owner32;
-    const high = 0x80808080 | 0;
-    let bits = 0;
-    for (let q = qHi; q >= qLo; q--) {
-      const y = own32[(wi << 3) + q]! ^ pat;
-      if (y === 0) {
-        bits |= 15 << (q << 2);
-        continue;
-      }
-      // Exact zero-byte test: the high bit of t is clear exactly in the zero bytes of y.
-      const t = (((y & 0x7f7f7f7f) + 0x7f7f7f7f) | y) & high;
-      if (t === high) continue;
-      bits |= LANE_NIB[Math.imul((~t & high) >>> 7, 0x10204080) >>> 28]! << (q << 2);
-    }
-    return bits & this.usedI[wi]!;
+  /** Frames (bit per frame) of the MIXED used word `wi` that owner `o` holds (from the planes). */
+  private framesOf(wi: number, o: number): number {
+    const pl = this.planes;
+    const i = wi << 3;
+    // Plane k where bit k of o is set, its complement where it is clear: AND of the eight.
+    let m = pl[i]! ^ ((o & 1) - 1);
+    m &= pl[i + 1]! ^ (((o >>> 1) & 1) - 1);
+    m &= pl[i + 2]! ^ (((o >>> 2) & 1) - 1);
+    m &= pl[i + 3]! ^ (((o >>> 3) & 1) - 1);
+    m &= pl[i + 4]! ^ (((o >>> 4) & 1) - 1);
+    m &= pl[i + 5]! ^ (((o >>> 5) & 1) - 1);
+    m &= pl[i + 6]! ^ (((o >>> 6) & 1) - 1);
+    m &= pl[i + 7]! ^ (((o >>> 7) & 1) - 1);
+    return m & this.usedI[wi]!;
   }
 
   /** Frees the frames `drop` (bit per frame) of used word `wi`: used bits and wordOwner. */
@@ -733,7 +722,7 @@ export class PhysMem {
     const rest = this.usedI[wi]! & ~drop;
     this.usedI[wi] = rest;
     if (rest === 0) this.wordOwner[wi] = 0;
-    // Owner bytes of free frames are not kept (ownerOf() reads the used bit first).
+    // Planes of free frames are not cleared (ownerOf() reads the used bit first).
   }
 
   /** Counters and free lists after `freed` frames of `o` were freed in the used words `changed` of block `b`. */
@@ -756,7 +745,6 @@ export class PhysMem {
     if (this.pbHuge[b] === 1) throw new Error(`PhysMem: freeInRange on huge pageblock ${b}`);
     const used = this.usedI;
     const wordOwner = this.wordOwner;
-    const pat = Math.imul(o, 0x01010101);
     // The 4-frame groups gLo..gHi of the range, in used words wiLo..wiHi.
     const gLo = (b * PAGEBLOCK_PAGES + lo) >>> 2;
     const gHi = (b * PAGEBLOCK_PAGES + hi) >>> 2;
@@ -772,14 +760,14 @@ export class PhysMem {
       if (who !== o && who !== MIXED) continue; // free, or all another owner's
       const qLo = wi === wiLo ? gLo & 7 : 0;
       const qHi = wi === wiHi ? gHi & 7 : 7;
+      // The frames of the range's groups.
+      const groups = ~((1 << (qLo << 2)) - 1) & (qHi === 7 ? -1 : (1 << ((qHi + 1) << 2)) - 1);
       let bits: number;
-      if (who === o) {
-        // Every used frame of the word is o's: the used bits of the range's groups.
-        const lowMask = (1 << (qLo << 2)) - 1;
-        bits = used[wi]! & ~lowMask & (qHi === 7 ? -1 : (1 << ((qHi + 1) << 2)) - 1);
-      } else {
-        bits = this.matchGroups(wi, pat, qLo, qHi);
-        if (qLo === 0 && qHi === 7 && bits !== 0 && bits === used[wi]) wordOwner[wi] = o;
+      if (who === o) bits = used[wi]! & groups; // every used frame of the word is o's
+      else {
+        const mine = this.framesOf(wi, o);
+        if (mine !== 0 && mine === used[wi]) wordOwner[wi] = o;
+        bits = mine & groups;
       }
       if (bits === 0) continue;
       let c = popcount32(bits);
@@ -789,23 +777,25 @@ export class PhysMem {
       }
       seen += c;
       let drop = bits;
+      let kept = 0;
       if (toKeep <= c) {
-        // Keep the toKeep-th highest frame of the word, and every keepOneIn-th after it.
-        let rest = bits;
-        let at = 0;
+        // Keep the toKeep-th highest frame of the word and every keepOneIn-th after it, found a
+        // byte at a time from the top (`above`: frames in the bytes already passed).
         let r = toKeep;
-        do {
-          for (; at < r - 1; at++) rest ^= 1 << (31 - Math.clz32(rest));
-          const kb = 1 << (31 - Math.clz32(rest));
-          rest ^= kb;
-          drop ^= kb;
-          at = r;
-          r += keepOneIn;
-        } while (r <= c);
+        let above = 0;
+        for (let sh = 24; r <= c; sh -= 8) {
+          const byte = (bits >>> sh) & 255;
+          const cnt = POP8[byte]!;
+          for (; r - above <= cnt; r += keepOneIn) {
+            drop ^= SELECT_HIGH[(byte << 3) + r - above - 1]! << sh;
+            kept++;
+          }
+          above += cnt;
+        }
         toKeep = r - c;
         if (drop === 0) continue;
       } else toKeep -= c;
-      freed += popcount32(drop);
+      freed += c - kept;
       this.dropFrames(wi, drop);
       changed |= 1 << (wi & 15);
     }
@@ -823,7 +813,7 @@ export class PhysMem {
   /** Frees a whole order-9 folio. */
   freeHugeBlock(b: number): void {
     if (this.pbHuge[b] !== 1) throw new Error(`PhysMem: freeHugeBlock on pageblock ${b}, which is not huge`);
-    const o = this.owner[b * PAGEBLOCK_PAGES]!;
+    const o = this.ownerOf(b * PAGEBLOCK_PAGES);
     const base = b * PAGEBLOCK_WORDS;
     this.used.fill(0, base, base + PAGEBLOCK_WORDS);
     this.wordOwner.fill(0, base, base + PAGEBLOCK_WORDS);
@@ -910,7 +900,7 @@ export class PhysMem {
     const nPb = this.nPb;
     for (let b = this.nextPresent(o, 0, nPb); b < nPb; b = this.nextPresent(o, b + 1, nPb)) {
       if (this.pbHuge[b] === 1) {
-        if (this.owner[b * PAGEBLOCK_PAGES] === o) {
+        if (this.ownerOf(b * PAGEBLOCK_PAGES) === o) {
           this.freeHugeBlock(b);
           freed += PAGEBLOCK_PAGES;
         }
@@ -923,15 +913,12 @@ export class PhysMem {
 
   /** Moves the frame `src` to the free frame `dst` (page migration). */
   movePage(src: number, dst: number): void {
-    const o = this.owner[src]!;
+    const o = this.ownerOf(src);
     const bs = (src / PAGEBLOCK_PAGES) | 0;
     const bd = (dst / PAGEBLOCK_PAGES) | 0;
     this.dropPage(src);
     this.freedFrames--;
-    const w = dst >>> 5;
-    this.noteTaken(w, o);
-    this.used[w] = (this.used[w]! | (1 << (dst & 31))) >>> 0;
-    this.owner[dst] = o;
+    this.giveFrames(dst >>> 5, 1 << (dst & 31), o);
     this.pbFree[bs] = this.pbFree[bs]! + 1;
     this.pbFree[bd] = this.pbFree[bd]! - 1;
     this.markPresent(bd, o);
@@ -947,7 +934,14 @@ export class PhysMem {
 
   /** Owner of frame `p`, 0 when the frame is free. */
   ownerOf(p: number): number {
-    return ((this.usedI[p >>> 5]! >>> (p & 31)) & 1) === 0 ? 0 : this.owner[p]!;
+    const wi = p >>> 5;
+    const bit = p & 31;
+    if (((this.usedI[wi]! >>> bit) & 1) === 0) return 0;
+    const who = this.wordOwner[wi]!;
+    if (who !== MIXED) return who;
+    let o = 0;
+    for (let k = 0; k < PLANES; k++) o |= ((this.planes[(wi << 3) + k]! >>> bit) & 1) << k;
+    return o;
   }
 
   /** Free buddies per order 0..10, as /proc/buddyinfo would show for the one zone (derived from the bitmaps). */
@@ -1031,11 +1025,12 @@ export class PhysMem {
       for (let wi = b * PAGEBLOCK_WORDS; wi < (b + 1) * PAGEBLOCK_WORDS; wi++) {
         const who = this.wordOwner[wi]!;
         if ((who === 0) !== (this.used[wi] === 0)) errs.push(`used word ${wi}: word owner ${who} but used bits ${this.used[wi]}`);
-        if (who === 0 || who === MIXED) continue;
+        if (who !== 0 && who !== MIXED && this.ownerInUse[who] !== 1) errs.push(`used word ${wi}: word owner ${who} is not a registered owner`);
+        if (who !== MIXED) continue;
         for (let p = wi * 32; p < wi * 32 + 32; p++) {
           const o = this.ownerOf(p);
-          if (o !== 0 && o !== who) {
-            errs.push(`used word ${wi}: word owner ${who} but frame ${p} is owner ${o}'s`);
+          if (o !== 0 && this.ownerInUse[o] !== 1) {
+            errs.push(`used word ${wi}: frame ${p} belongs to owner ${o}, which is not registered`);
             break;
           }
         }
