@@ -19,6 +19,7 @@ const PAGEBLOCK_WORDS = PAGEBLOCK_WORDS_;
 
 export class MemOps {
   private readonly mask = new Uint32Array(PAGEBLOCK_WORDS);
+  private readonly left = new Int32Array(PAGEBLOCK_WORDS);
 
   constructor(private readonly k: Kernel) {}
 
@@ -106,17 +107,20 @@ export class MemOps {
       for (let w = 0; w < PAGEBLOCK_WORDS; w++) m[w] = v.touched[base + w]!;
       picked = have;
     } else {
-      // Pick the k-th written pages for random k (no retries, exact count).
+      // Pick the k-th written pages for random k (no retries, exact count); `left[w]`: written
+      // pages of word w not picked yet.
+      const left = this.left;
+      for (let w = 0; w < PAGEBLOCK_WORDS; w++) left[w] = popcount32(v.touched[base + w]!);
       for (let i = 0; i < n; i++) {
         let target = rng.int(have - picked);
         for (let w = 0; w < PAGEBLOCK_WORDS; w++) {
-          const avail = (v.touched[base + w]! & ~m[w]!) >>> 0;
-          const c = popcount32(avail);
+          const c = left[w]!;
           if (target >= c) {
             target -= c;
             continue;
           }
-          let x = avail;
+          left[w] = c - 1;
+          let x = (v.touched[base + w]! & ~m[w]!) >>> 0;
           while (target > 0) {
             x &= x - 1;
             target--;

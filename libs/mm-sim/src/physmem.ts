@@ -544,6 +544,20 @@ export class PhysMem {
     let got = 0;
     let lo = 512;
     let hi = -1;
+    if (limit === this.pbFree[b]) {
+      // Every free frame of the block is taken: the order does not matter, one pass does.
+      for (let w = 0; w < 16 && got < limit; w++) {
+        const x = u[base + w]!;
+        if (x === -1) continue;
+        const take = ~x;
+        got += popcount32(take);
+        this.giveFrames(base + w, take, o);
+        if (lo === 512) lo = (w << 5) + 31 - Math.clz32(take & -take);
+        hi = (w << 5) + 31 - Math.clz32(take);
+      }
+      if (got > 0) this.afterFill(b, o, got, pinned, lo, hi);
+      return got;
+    }
     // Partly used words first, then free words (each in address order).
     let partial = 0;
     let empty = 0;
@@ -570,23 +584,28 @@ export class PhysMem {
         if (last > hi) hi = last;
       }
     }
-    if (got > 0) {
-      this.pbFree[b] = this.pbFree[b]! - got;
-      if (pinned) this.pbPinned[b] = this.pbPinned[b]! + got;
-      this.freePages -= got;
-      this.allocatedFrames += got;
-      this.ownerPages[o] = this.ownerPages[o]! + got;
-      this.markPresent(b, o);
-      this.relist(b);
-      if (this.chunkN < CHUNK_LOG_CAPACITY) {
-        this.chunkBlock[this.chunkN] = b;
-        this.chunkCount[this.chunkN] = got;
-        this.chunkLo[this.chunkN] = lo;
-        this.chunkHi[this.chunkN] = hi;
-        this.chunkN++;
-      }
-    }
+    if (got > 0) this.afterFill(b, o, got, pinned, lo, hi);
     return got;
+  }
+
+  /** Counters, free list and chunk log after fillBlock gave `got` frames (offsets lo..hi) of block `b` to `o`. */
+  private afterFill(b: number, o: number, got: number, pinned: boolean, lo: number, hi: number): void {
+    const free = this.pbFree[b]! - got;
+    this.pbFree[b] = free;
+    if (pinned) this.pbPinned[b] = this.pbPinned[b]! + got;
+    this.freePages -= got;
+    this.allocatedFrames += got;
+    this.ownerPages[o] = this.ownerPages[o]! + got;
+    this.markPresent(b, o);
+    if (free === 0) this.file(b, -1);
+    else this.relist(b);
+    if (this.chunkN < CHUNK_LOG_CAPACITY) {
+      this.chunkBlock[this.chunkN] = b;
+      this.chunkCount[this.chunkN] = got;
+      this.chunkLo[this.chunkN] = lo;
+      this.chunkHi[this.chunkN] = hi;
+      this.chunkN++;
+    }
   }
 
   /**
