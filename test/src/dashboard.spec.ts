@@ -34,8 +34,13 @@ const TIME_SCALE = 60;
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts/dashboard');
 const CHROMIUM = process.env['THP_CHROMIUM'] ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
-/** The judge's pre-window (plan.judging.lookback) needs this much history before a rollout. */
-const WARM_UP_MS = 20_000;
+/**
+ * The fleet runs this long before the rollout starts, so the judge's pre-window (the last 15 s,
+ * plan.judging.lookback) holds steady state: the first ~20 simulated minutes after boot are the
+ * workloads loading their data, which made the latency gate's per-node normalization noisy
+ * enough to leave a canary without a verdict within the judging timeout.
+ */
+const WARM_UP_MS = 35_000;
 
 /** Canary first (one node asked for; the strata add the rest), then the whole fleet; short bakes. */
 const PLAN = {
@@ -44,7 +49,7 @@ const PLAN = {
     { name: 'fleet', select: { percent: 100 }, bake: '2s' },
   ],
   gates: STANDARD_GATES,
-  judging: { interval: '2s', timeout: '90s', onInconclusive: 'pause', lookback: '20s' },
+  judging: { interval: '2s', timeout: '90s', onInconclusive: 'pause', lookback: '15s' },
 };
 
 const TERMINAL = ['completed', 'failed', 'rolled_back', 'aborted'];
