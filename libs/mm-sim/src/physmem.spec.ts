@@ -225,6 +225,83 @@ describe('PhysMem word-level paths against a frame-by-frame reference', () => {
     expect(ph.checkStructures()).toEqual([]);
   });
 
+  it('keeps the owner of every frame through allocation, freeing and migration, for owner ids using all eight bits', () => {
+    // Owners are kept per word (one owner) or as eight bit planes (mixed words): ids 1, 77, 128,
+    // 200 and 255 set every plane. A shadow built only from which used bits each call set or
+    // cleared must agree with ownerOf() for every frame.
+    const ph = new PhysMem(32 * MIB);
+    const all = Array.from({ length: 255 }, (_, i) => ph.registerOwner(i % 5 === 3 ? Mt.Unmovable : Mt.Movable, i % 5 !== 3));
+    const owners = [all[0]!, all[76]!, all[127]!, all[199]!, all[254]!];
+    expect(owners).toEqual([1, 77, 128, 200, 255]);
+    const shadow = new Uint8Array(ph.nPages);
+    let x = 99;
+    const next = (n: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % n;
+    };
+    const smallBlock = (): number => {
+      for (;;) {
+        const b = next(ph.nPb);
+        if (ph.pbHuge[b] === 0) return b;
+      }
+    };
+    const huge: number[] = [];
+    for (let i = 0; i < 4000; i++) {
+      const o = owners[next(owners.length)]!;
+      const before = Uint32Array.from(ph.used);
+      const op = next(10);
+      if (op < 4 && ph.freePages > 2 * PAGEBLOCK_PAGES) ph.allocPages(o, 1 + next(90));
+      else if (op === 4 && ph.freePages > 2 * PAGEBLOCK_PAGES) ph.allocOrder(o, 1 + next(4));
+      else if (op === 5 && huge.length < 4) {
+        const b = ph.allocHugeBlock(o);
+        if (b >= 0) huge.push(b);
+      } else if (op === 6 && huge.length > 0) {
+        const b = huge.splice(next(huge.length), 1)[0]!;
+        expect(ph.ownerOf(b * PAGEBLOCK_PAGES)).toBe(shadow[b * PAGEBLOCK_PAGES]);
+        ph.freeHugeBlock(b);
+      } else if (op === 7) {
+        // Migrate a used frame of a small block to a free frame of another.
+        const sb = smallBlock();
+        const db = smallBlock();
+        let src = -1;
+        let dst = -1;
+        for (let p = sb * PAGEBLOCK_PAGES; p < (sb + 1) * PAGEBLOCK_PAGES && src < 0; p++) if (shadow[p] !== 0) src = p;
+        for (let p = db * PAGEBLOCK_PAGES; p < (db + 1) * PAGEBLOCK_PAGES && dst < 0; p++) if (shadow[p] === 0) dst = p;
+        if (src >= 0 && dst >= 0) {
+          ph.movePage(src, dst);
+          // The caller (compaction) re-files both blocks on their free lists.
+          ph.relist(sb);
+          ph.relist(db);
+          shadow[dst] = shadow[src]!;
+          shadow[src] = 0;
+          continue;
+        }
+      } else if (op === 8) {
+        const lo = next(PAGEBLOCK_PAGES);
+        ph.freeInRange(o, smallBlock(), 1 + next(120), next(2) === 0 ? 0 : 6, lo, lo + next(PAGEBLOCK_PAGES - lo));
+      } else ph.freeInBlock(o, smallBlock(), 1 + next(120));
+      for (let w = 0; w < before.length; w++) {
+        const changed = (before[w]! ^ ph.used[w]!) >>> 0;
+        for (let bit = 0; bit < 32; bit++) {
+          if (((changed >>> bit) & 1) === 0) continue;
+          const p = w * 32 + bit;
+          if (((ph.used[w]! >>> bit) & 1) === 1) shadow[p] = o;
+          else {
+            expect(shadow[p], `frame ${p} freed by owner ${o}`).toBe(op === 6 ? shadow[p] : o);
+            shadow[p] = 0;
+          }
+        }
+      }
+      if (i % 500 === 0) {
+        expect(firstDifference(ownersOf(ph), shadow)).toBe(-1);
+        expect(ph.checkStructures()).toEqual([]);
+      }
+    }
+    expect(firstDifference(ownersOf(ph), shadow)).toBe(-1);
+    for (const o of owners) expect(ph.ownerPages[o]).toBe(shadow.filter((v) => v === o).length);
+    expect(ph.checkStructures()).toEqual([]);
+  });
+
   it('walks an owner’s pageblocks in address order from its cursor, wrapping round', () => {
     const ph = new PhysMem(64 * MIB);
     const a = ph.registerOwner(Mt.Movable, true);
