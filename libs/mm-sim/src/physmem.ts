@@ -544,20 +544,6 @@ export class PhysMem {
     let got = 0;
     let lo = 512;
     let hi = -1;
-    if (limit === this.pbFree[b]) {
-      // Every free frame of the block is taken: the order does not matter, one pass does.
-      for (let w = 0; w < 16 && got < limit; w++) {
-        const x = u[base + w]!;
-        if (x === -1) continue;
-        const take = ~x;
-        got += popcount32(take);
-        this.giveFrames(base + w, take, o);
-        if (lo === 512) lo = (w << 5) + 31 - Math.clz32(take & -take);
-        hi = (w << 5) + 31 - Math.clz32(take);
-      }
-      if (got > 0) this.afterFill(b, o, got, pinned, lo, hi);
-      return got;
-    }
     // Partly used words first, then free words (each in address order).
     let partial = 0;
     let empty = 0;
@@ -565,6 +551,11 @@ export class PhysMem {
       const x = u[base + w]!;
       if (x === 0) empty |= 1 << w;
       else if (x !== -1) partial |= 1 << w;
+    }
+    if (limit === this.pbFree[b]) {
+      // Every free frame of the block is taken: the order does not matter, one pass does.
+      partial |= empty;
+      empty = 0;
     }
     for (let pass = 0; pass < 2 && got < limit; pass++) {
       for (let ws = pass === 0 ? partial : empty; ws !== 0 && got < limit; ws &= ws - 1) {
@@ -597,8 +588,7 @@ export class PhysMem {
     this.allocatedFrames += got;
     this.ownerPages[o] = this.ownerPages[o]! + got;
     this.markPresent(b, o);
-    if (free === 0) this.file(b, -1);
-    else this.relist(b);
+    this.relist(b);
     if (this.chunkN < CHUNK_LOG_CAPACITY) {
       this.chunkBlock[this.chunkN] = b;
       this.chunkCount[this.chunkN] = got;
