@@ -4,6 +4,7 @@ import { PAGEBLOCK_PAGES } from './constants.js';
 import { M, MTHP_STAT_COUNT, V } from './counters.js';
 import { ThpDisable, type Kernel } from './kernel.js';
 import { makeBench } from './sim.test-util.js';
+import { applySysfsPatch } from './sysfs.js';
 import { Region, VmaKind } from './vma.js';
 
 const mthp = (k: Kernel, order: number, stat: number): number => k.mthp[order * MTHP_STAT_COUNT + stat]!;
@@ -287,6 +288,35 @@ describe('deferred split and the underused-THP shrinker', () => {
     expect(meta.k.checkInvariants()).toEqual([]);
     expect(vm(make(511, 1).k, V.thp_underused_split_page)).toBe(0);
     expect(vm(make(409, 0).k, V.thp_underused_split_page)).toBe(0);
+  });
+
+  it('looks again at a queue it found all in use once a zap, a new THP or a sysfs change may have changed an entry', () => {
+    const b = makeBench(256, { enabled: 'always', shrink_underused: 1, khugepaged: { max_ptes_none: 409 } });
+    const t = b.task('w');
+    const v = b.vma(t, 'heap', 8);
+    // Four THPs with 300 of 512 pages touched: 212 zero-filled <= 409, so each stays queued.
+    for (let r = 0; r < 4; r++) b.ops.touchRange(v, r * PAGEBLOCK_PAGES, 300);
+    expect(v.pmdRegions).toBe(4);
+    for (let i = 0; i < 3; i++) b.k.shrinkSlabSweep(0);
+    expect(vm(b.k, V.thp_split_page)).toBe(0);
+    // A partial MADV_DONTNEED of one: split at the next sweep.
+    b.ops.zapRange(v, PAGEBLOCK_PAGES, 10, false);
+    b.k.shrinkSlabSweep(0);
+    expect(vm(b.k, V.thp_split_page)).toBe(1);
+    for (let i = 0; i < 3; i++) b.k.shrinkSlabSweep(0);
+    // A new THP with one page touched is underused at once.
+    const w = b.vma(t, 'arena', 2);
+    b.ops.touchRange(w, 0, 1);
+    b.k.shrinkSlabSweep(0);
+    expect(vm(b.k, V.thp_underused_split_page)).toBe(1);
+    expect(w.physPages).toBe(1);
+    for (let i = 0; i < 3; i++) b.k.shrinkSlabSweep(0);
+    // max_ptes_none lowered to 100: the three fully mapped THPs left are underused now.
+    b.k.setSysfs(applySysfsPatch(b.k.sysfs, { khugepaged: { max_ptes_none: 100 } }));
+    b.k.shrinkSlabSweep(0);
+    expect(vm(b.k, V.thp_underused_split_page)).toBe(4);
+    expect(v.pmdRegions).toBe(0);
+    expect(b.k.checkInvariants()).toEqual([]);
   });
 });
 

@@ -246,6 +246,38 @@ class SplitQueue {
     this.head = 0;
   }
 
+  /**
+   * Moves the first `k` entries (k <= len) to the tail unchanged: a scan that keeps everything
+   * it looks at (see `settled`).
+   */
+  rotate(k: number): void {
+    const mask = this.v.length - 1;
+    const v = this.v;
+    const r = this.r;
+    const g = this.g;
+    let h = this.head;
+    let t = (h + this.len) & mask;
+    for (let i = 0; i < k; i++) {
+      v[t] = v[h]!;
+      r[t] = r[h]!;
+      g[t] = g[h]!;
+      h = (h + 1) & mask;
+      t = (t + 1) & mask;
+    }
+    this.head = h;
+  }
+
+  /**
+   * Entries at the tail that a scan found still in use (kept) and that nothing could have
+   * changed since: valid while `settledEpoch` is the kernel's splitEpoch and the shrinker's
+   * sysfs inputs are the ones recorded. When it covers the whole queue, a scan keeps every
+   * entry it looks at, so it is a rotation.
+   */
+  settled = 0;
+  settledEpoch = -1;
+  settledShrink = -1;
+  settledMaxNone = -1;
+
   /** Pops the head into the out fields; returns false when empty. */
   pop(): boolean {
     if (this.len === 0) return false;
@@ -327,6 +359,12 @@ export class Kernel {
   /** Memcg slots that have a deferred-split queue, ascending. */
   private readonly splitActive: number[] = [];
   private splitGen = 0;
+  /**
+   * Bumped by everything that can make a deferred-split entry actionable (stale, partially
+   * mapped, or underused): queueing, zapping a queued region, mapping or re-tabling one, VMA
+   * creation and removal, sysfs changes. See SplitQueue.settled.
+   */
+  private splitEpoch = 0;
   private rotate = 0;
   nowMs = 0;
   private readonly scratchNew = new Uint32Array(PAGEBLOCK_WORDS);
@@ -360,6 +398,7 @@ export class Kernel {
   setSysfs(s: ThpSysfs): void {
     this.sysfs = s;
     this.masks = computeMasks(s);
+    this.splitEpoch++;
   }
 
   setHook(hook: ThpHook | null, abi: HookAbi): void {
@@ -397,6 +436,7 @@ export class Kernel {
     const owner = this.phys.registerOwner(Mt.Movable, true);
     const v = new Vma(slot, name, t.slot, kind, owner, nPages, advice);
     this.vmas[slot] = v;
+    this.splitEpoch++;
     t.vmas.push(v);
     return v;
   }
@@ -411,6 +451,7 @@ export class Kernel {
     this.phys.freeAllOf(v.owner);
     this.phys.releaseOwner(v.owner);
     this.vmas[v.slot] = null;
+    this.splitEpoch++;
     const i = t.vmas.indexOf(v);
     if (i >= 0) t.vmas.splice(i, 1);
   }
@@ -875,6 +916,7 @@ export class Kernel {
       this.charge(t.cg, C.pagetables, 1);
       v.regPt[r] = this.phys.lastBlock;
     }
+    if (v.regQueued[r] !== 0) this.splitEpoch++;
     v.regState[r] = Region.Pte;
     v.tableRegions++;
   }
@@ -999,6 +1041,7 @@ export class Kernel {
     v.presentPages += PAGEBLOCK_PAGES - before;
     v.physPages += PAGEBLOCK_PAGES;
     v.regPresent[r] = PAGEBLOCK_PAGES;
+    if (v.regQueued[r] !== 0) this.splitEpoch++;
     v.regState[r] = Region.Pmd;
     v.regThp[r] = b;
     v.pmdRegions++;
@@ -1184,6 +1227,7 @@ export class Kernel {
     const t = this.tasks[v.task]!;
     const state = v.regState[r]!;
     if (state === Region.None) return;
+    if (v.regQueued[r] !== 0) this.splitEpoch++;
     const base = r * PAGEBLOCK_WORDS;
     const full = mask === null || this.coversRegion(v, r, mask);
     if (state === Region.Pmd) {
@@ -1317,6 +1361,7 @@ export class Kernel {
   private queueSplit(v: Vma, r: number): void {
     const gen = ++this.splitGen >>> 0 || ++this.splitGen;
     v.regQueued[r] = gen;
+    this.splitEpoch++;
     const cg = this.tasks[v.task]!.cg;
     let q = this.splitQueues[cg];
     if (q === null || q === undefined) {
@@ -1350,6 +1395,18 @@ export class Kernel {
   shrinkDeferredSplit(q: SplitQueue, budget: number): number {
     let freed = 0;
     const n = Math.min(budget, q.len);
+    const shrink = this.sysfs.shrink_underused;
+    const maxNone = this.sysfs.khugepaged.max_ptes_none;
+    if (q.settledEpoch !== this.splitEpoch || q.settledShrink !== shrink || q.settledMaxNone !== maxNone) {
+      q.settled = 0;
+      q.settledEpoch = this.splitEpoch;
+      q.settledShrink = shrink;
+      q.settledMaxNone = maxNone;
+    } else if (q.settled >= q.len) {
+      // Every entry was found still in use and none can have changed since: all stay.
+      q.rotate(n);
+      return 0;
+    }
     for (let i = 0; i < n; i++) {
       if (!q.pop()) break;
       const v = this.vmas[q.outVma];
@@ -1384,7 +1441,7 @@ export class Kernel {
         continue;
       }
       const zeroFilled = PAGEBLOCK_PAGES - v.regTouched[r]!;
-      if (this.sysfs.shrink_underused === 1 && zeroFilled > this.sysfs.khugepaged.max_ptes_none) {
+      if (shrink === 1 && zeroFilled > maxNone) {
         // Underused: split, remap zero-filled subpages to the shared zero page, free them.
         this.dropThpMapping(t, v, r);
         this.phys.splitHugeBlock(b);
@@ -1406,8 +1463,9 @@ export class Kernel {
         this.mthpInc(PMD_ORDER, M.split);
         continue;
       }
-      // Still in use: stays on the queue.
+      // Still in use: stays on the queue, behind the other settled entries.
       q.push(v.slot, r, q.outGen);
+      if (q.settled < q.len) q.settled++;
     }
     return freed;
   }
