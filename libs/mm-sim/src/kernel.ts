@@ -221,6 +221,7 @@ class SplitQueue {
   len = 0;
 
   push(vma: number, region: number, gen: number): void {
+    if (this.turn !== 0) this.applyTurn();
     if (this.len === this.v.length) this.grow();
     const i = (this.head + this.len) & (this.v.length - 1);
     this.v[i] = vma;
@@ -248,16 +249,23 @@ class SplitQueue {
 
   /**
    * Moves the first `k` entries (k <= len) to the tail unchanged: a scan that keeps everything
-   * it looks at (see `settled`).
+   * it looks at (see `settled`). Only counted here; the entries move at the next push or pop.
    */
   rotate(k: number): void {
+    if (this.len > 0) this.turn = (this.turn + k) % this.len;
+  }
+
+  /** Entries rotate() has yet to move from the head to the tail (< len). */
+  private turn = 0;
+
+  private applyTurn(): void {
     const mask = this.v.length - 1;
     const v = this.v;
     const r = this.r;
     const g = this.g;
     let h = this.head;
     let t = (h + this.len) & mask;
-    for (let i = 0; i < k; i++) {
+    for (let i = 0; i < this.turn; i++) {
       v[t] = v[h]!;
       r[t] = r[h]!;
       g[t] = g[h]!;
@@ -265,6 +273,7 @@ class SplitQueue {
       t = (t + 1) & mask;
     }
     this.head = h;
+    this.turn = 0;
   }
 
   /**
@@ -281,6 +290,7 @@ class SplitQueue {
   /** Pops the head into the out fields; returns false when empty. */
   pop(): boolean {
     if (this.len === 0) return false;
+    if (this.turn !== 0) this.applyTurn();
     this.outVma = this.v[this.head]!;
     this.outRegion = this.r[this.head]!;
     this.outGen = this.g[this.head]!;

@@ -45,6 +45,7 @@ describe('parseAgentConfig', () => {
       simNodes: 0,
       // Simulated nodes boot with THP off; a policy's node section turns it on.
       simThp: 'never',
+      simMix: 'varied',
       sysfsRoot: '/sys/kernel/mm/transparent_hugepage',
       cgroupRoot: undefined,
       pinRoot: '/sys/fs/bpf/thp-fleet',
@@ -91,6 +92,7 @@ describe('parseAgentConfig', () => {
         '--heartbeat-interval', '1ms',
         '--time-scale', '-3',
         '--sim-nodes', '2.5',
+        '--sim-mix', 'web',
         '--label', 'novalue',
         '--tls-cert', '/etc/thp/cert.pem',
         '--tls-ca', '/missing/ca.pem',
@@ -113,6 +115,7 @@ describe('parseAgentConfig', () => {
       /^--heartbeat-interval: 1ms is outside 100ms\.\.10m$/,
       /^--time-scale: -3 is outside/,
       /^--sim-nodes: "2.5" is not an integer$/,
+      /^--sim-mix: "web" is not one of varied, standard, jvm-heavy, kv-heavy$/,
       /^--label: "novalue" is not k=v$/,
       /^--tls-cert and --tls-key: give both/,
       /^--tls-ca: cannot read "\/missing\/ca.pem": ENOENT/,
@@ -139,6 +142,8 @@ describe('parseAgentConfig', () => {
 
   it('simulated fleets: sim backend only, id prefix defaults to "sim"', () => {
     expect(ok(['--controller', 'h:1', '--sim-nodes', '100', '--time-scale', '60']).nodeId).toBe('sim');
+    expect(ok(['--controller', 'h:1', '--sim-nodes', '100', '--sim-mix', 'standard']).simMix).toBe('standard');
+    expect(ok(['--controller', 'h:1', '--sim-nodes', '100'], { ...SECRET, THP_AGENT_SIM_MIX: 'kv-heavy' }).simMix).toBe('kv-heavy');
     expect(errors(['--controller', 'h:1', '--sim-nodes', '2', '--backend', 'bpf'])).toEqual([
       '--backend bpf with --sim-nodes: simulated nodes use the sim backend (use --backend sim or auto)',
     ]);

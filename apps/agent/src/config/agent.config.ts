@@ -7,6 +7,7 @@
  * is tested without touching the machine.
  */
 import { parseArgs } from 'node:util';
+import { WORKLOAD_MIXES, type WorkloadMix } from '../fleet/sim-identity.js';
 import { formatDuration, parseDuration } from './duration.js';
 
 export type BackendChoice = 'bpf' | 'sim' | 'auto';
@@ -14,6 +15,8 @@ export const BACKEND_CHOICES: readonly BackendChoice[] = ['bpf', 'sim', 'auto'];
 
 export type LogFormat = 'text' | 'json';
 export type SimThpMode = 'always' | 'madvise' | 'never';
+/** Workloads of simulated nodes: one mix on every node, or `varied` (each node's from its index, see sim-identity.ts). */
+export type SimMix = WorkloadMix | 'varied';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
 
@@ -65,6 +68,8 @@ export interface AgentConfig {
   readonly simTickMs: number;
   /** THP `enabled` of simulated nodes at boot (sim backend). */
   readonly simThp: SimThpMode;
+  /** Workload mix of simulated nodes (sim backend). */
+  readonly simMix: SimMix;
   /** 0: this process is one node. N > 0: host N simulated nodes `<nodeId>-001` .. */
   readonly simNodes: number;
   readonly simSeed: number;
@@ -128,6 +133,7 @@ const FLAGS = {
   timeScale: { flag: 'time-scale', env: 'THP_AGENT_TIME_SCALE', help: 'sim: simulated seconds per wall second (default 1)' },
   simTick: { flag: 'sim-tick', env: 'THP_AGENT_SIM_TICK', help: 'sim: simulator tick in simulated time, 1ms..2s (default 1s)' },
   simThp: { flag: 'sim-thp', env: 'THP_AGENT_SIM_THP', help: 'sim: THP enabled of simulated nodes at boot: always | madvise | never (default never: a policy node section turns THP on)' },
+  simMix: { flag: 'sim-mix', env: 'THP_AGENT_SIM_MIX', help: 'sim: workloads of simulated nodes: varied (standard, jvm-heavy and kv-heavy by node) | standard | jvm-heavy | kv-heavy (default varied)' },
   simNodes: { flag: 'sim-nodes', env: 'THP_AGENT_SIM_NODES', help: 'host N simulated nodes in this process (default 0)' },
   simSeed: { flag: 'sim-seed', env: 'THP_AGENT_SIM_SEED', help: 'sim: seed of the first simulated node (default 1)' },
   sysfsRoot: { flag: 'sysfs-root', env: 'THP_AGENT_SYSFS_ROOT', help: 'THP sysfs directory (default /sys/kernel/mm/transparent_hugepage)' },
@@ -358,6 +364,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
   const simTickMs = duration('simTick', 1_000, 1, 2_000);
   // Default never: simulated nodes boot like a cautious fleet, THP off until a policy's node section turns it on.
   const simThp = oneOf<SimThpMode>('simThp', ['always', 'madvise', 'never'], 'never');
+  const simMix = oneOf<SimMix>('simMix', ['varied', ...WORKLOAD_MIXES], 'varied');
   const simSeed = number('simSeed', 1, 0, 0xffffffff, true);
 
   // --- paths ---------------------------------------------------------------------------------
@@ -400,6 +407,7 @@ export function parseAgentConfig(argv: readonly string[], env: Readonly<Record<s
       timeScale,
       simTickMs,
       simThp,
+      simMix,
       simNodes,
       simSeed,
       sysfsRoot,

@@ -27,6 +27,14 @@ describe('simulated node identities', () => {
     expect(new Set(fleet(27).map((n) => n.mix))).toEqual(new Set(WORKLOAD_MIXES));
   });
 
+  it('--sim-mix: one workload mix on every node, labelled as such; the rest of the identity unchanged', () => {
+    for (let i = 0; i < 30; i++) {
+      const varied = simNodeIdentity('sim', i, 30, 1);
+      const kv = simNodeIdentity('sim', i, 30, 1, {}, 'kv-heavy');
+      expect(kv).toEqual({ ...varied, mix: 'kv-heavy', labels: { ...varied.labels, 'workload-mix': 'kv-heavy' } });
+    }
+  });
+
   it('every zone gets both of the common kernels (strata for the canary judge)', () => {
     const fleet = Array.from({ length: 30 }, (_, i) => simNodeIdentity('sim', i, 30, 1));
     for (const zone of ZONES) {

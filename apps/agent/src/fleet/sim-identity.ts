@@ -9,7 +9,7 @@
  *   the rest v7, interleaved so every zone gets each;
  * - hardware class: memory size of the simulated node;
  * - workload mix: which workloads run (the standard mix, or one weighted to JVM heaps or to a
- *   key-value store).
+ *   key-value store), in blocks of nine nodes, unless `--sim-mix` puts one mix on every node.
  *
  * These label values are synthetic: they name strata for the demo and load tests.
  */
@@ -46,20 +46,21 @@ export function simNodeId(prefix: string, index: number, count: number): string 
   return `${prefix}-${String(index + 1).padStart(width, '0')}`;
 }
 
-export function simNodeIdentity(prefix: string, index: number, count: number, baseSeed: number, extraLabels: Readonly<Record<string, string>> = {}): SimNodeIdentity {
+/** `mix` puts one workload mix on every node instead of the index's (`--sim-mix`). */
+export function simNodeIdentity(prefix: string, index: number, count: number, baseSeed: number, extraLabels: Readonly<Record<string, string>> = {}, mix?: WorkloadMix): SimNodeIdentity {
   const zone = ZONES[index % ZONES.length]!;
   // 0,1,2,3,4 -> v8, v12, v8, v7, v12 ... : 1/2 v8 (rounded), 3/10 v12, 1/5 v7 over every 10 nodes.
   const kernelPattern = [0, 1, 0, 2, 0, 1, 0, 2, 0, 1];
   const kernel = SIM_KERNELS[kernelPattern[index % kernelPattern.length]!]!;
   const hardware = HARDWARE_CLASSES[Math.floor(index / 3) % HARDWARE_CLASSES.length]!;
-  const mix = WORKLOAD_MIXES[Math.floor(index / 9) % WORKLOAD_MIXES.length]!;
+  const nodeMix = mix ?? WORKLOAD_MIXES[Math.floor(index / 9) % WORKLOAD_MIXES.length]!;
   return {
     index,
     nodeId: simNodeId(prefix, index, count),
-    labels: { ...extraLabels, zone, kernel: kernel.label, 'hardware-class': hardware, 'workload-mix': mix },
+    labels: { ...extraLabels, zone, kernel: kernel.label, 'hardware-class': hardware, 'workload-mix': nodeMix },
     abi: kernel.abi,
     hardware,
-    mix,
+    mix: nodeMix,
     seed: (baseSeed + index) >>> 0,
   };
 }

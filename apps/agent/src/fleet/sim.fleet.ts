@@ -71,12 +71,13 @@ export interface SimNodeSetup {
 
 /** Who the simulated nodes of this process are. `simNodes` 0 means one node named by `--node-id`. */
 export function simNodeSetups(config: AgentConfig): SimNodeSetup[] {
+  const mix = config.simMix === 'varied' ? undefined : config.simMix;
   if (config.simNodes === 0) {
-    const identity = simNodeIdentity(config.nodeId, 0, 1, config.simSeed);
+    const identity = simNodeIdentity(config.nodeId, 0, 1, config.simSeed, {}, mix);
     return [{ identity, nodeId: config.nodeId, labels: { ...identity.labels, ...config.labels }, stateDir: config.stateDir }];
   }
   return Array.from({ length: config.simNodes }, (_, i) => {
-    const identity = simNodeIdentity(config.nodeId, i, config.simNodes, config.simSeed, config.labels);
+    const identity = simNodeIdentity(config.nodeId, i, config.simNodes, config.simSeed, config.labels, mix);
     return { identity, nodeId: identity.nodeId, labels: identity.labels, stateDir: join(config.stateDir, identity.nodeId) };
   });
 }
