@@ -132,8 +132,6 @@ const VMSTAT_EVENTS = VMSTAT_EVENTS_;
 const MAX_CGROUPS = MAX_CGROUPS_;
 
 const PMD_BIT = 1 << PMD_ORDER;
-/** 2 ** i for shrinker priorities 0..12. */
-const POW2 = Float64Array.from({ length: 13 }, (_, i) => 2 ** i);
 /** Orders shmem can allocate: file default orders 1..9 (kif 5.1). */
 const SHMEM_ORDERS = ((1 << (PMD_ORDER + 1)) - 1) & ~1;
 /** Events at or above this latency are recorded individually (they block a thread noticeably). */
@@ -890,10 +888,10 @@ export class Kernel {
           this.splitDeferred[cg] = 0;
           break;
         }
-        const scale = POW2[prio]!;
-        const delta = Math.floor(n / scale) * 2;
+        // n and nr are whole numbers below 2^31: x >>> prio is floor(x / 2^prio).
+        const delta = (n >>> prio) * 2;
         const nr = this.splitDeferred[cg]!;
-        let total = Math.min(Math.floor(nr / scale) + delta, 2 * n);
+        let total = Math.min((nr >>> prio) + delta, 2 * n);
         let scanned = 0;
         while (total >= SHRINK_BATCH || total >= n) {
           const k = Math.min(SHRINK_BATCH, total);

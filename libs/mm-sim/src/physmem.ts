@@ -562,7 +562,7 @@ export class PhysMem {
         const w = 31 - Math.clz32(ws & -ws);
         const x = u[base + w]!;
         let take = ~x;
-        const c = popcount32(take);
+        const c = x === 0 ? 32 : popcount32(take);
         const want = limit - got;
         if (c > want) {
           take = lowestBits(take, want);
