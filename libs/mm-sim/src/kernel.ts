@@ -276,14 +276,11 @@ class SplitQueue {
 
   /**
    * Entries at the tail that a scan found still in use (kept) and that nothing could have
-   * changed since: valid while `settledEpoch` is the kernel's splitEpoch and the shrinker's
-   * sysfs inputs are the ones recorded. When it covers the whole queue, a scan keeps every
-   * entry it looks at, so it is a rotation.
+   * changed since: valid while `settledEpoch` is the kernel's splitEpoch. When it covers the
+   * whole queue, a scan keeps every entry it looks at, so it is a rotation.
    */
   settled = 0;
   settledEpoch = -1;
-  settledShrink = -1;
-  settledMaxNone = -1;
 
   /** Pops the head into the out fields; returns false when empty. */
   pop(): boolean {
@@ -1403,13 +1400,9 @@ export class Kernel {
   shrinkDeferredSplit(q: SplitQueue, budget: number): number {
     let freed = 0;
     const n = Math.min(budget, q.len);
-    const shrink = this.sysfs.shrink_underused;
-    const maxNone = this.sysfs.khugepaged.max_ptes_none;
-    if (q.settledEpoch !== this.splitEpoch || q.settledShrink !== shrink || q.settledMaxNone !== maxNone) {
+    if (q.settledEpoch !== this.splitEpoch) {
       q.settled = 0;
       q.settledEpoch = this.splitEpoch;
-      q.settledShrink = shrink;
-      q.settledMaxNone = maxNone;
     } else if (q.settled >= q.len) {
       // Every entry was found still in use and none can have changed since: all stay.
       q.rotate(n);
@@ -1449,7 +1442,7 @@ export class Kernel {
         continue;
       }
       const zeroFilled = PAGEBLOCK_PAGES - v.regTouched[r]!;
-      if (shrink === 1 && zeroFilled > maxNone) {
+      if (this.sysfs.shrink_underused === 1 && zeroFilled > this.sysfs.khugepaged.max_ptes_none) {
         // Underused: split, remap zero-filled subpages to the shared zero page, free them.
         this.dropThpMapping(t, v, r);
         this.phys.splitHugeBlock(b);
